@@ -1,0 +1,519 @@
+"""The embedded all-in-one lab: real servers on 127.0.0.1, one state directory.
+
+Used by the tests, the demo and the benchmarks. It starts:
+
+* memcached (tempauth keeps its tokens there),
+* a real Swift cluster: one proxy (tempauth + s3api) and three storage
+  "nodes" (account, container and object server each), 3 replicas,
+* SeaweedFS (``weed mini``) as the S3 target.
+
+The Swift target is a second account (``AUTH_test2``) of the same cluster and
+Swift's own s3api (account ``AUTH_test3``) is a second S3 implementation.
+
+Every process is started by this module, its PID written under
+``<state>/pids``, and stopped by that PID.  Nothing is written outside the
+state directory.  Ports are ``base_port`` plus fixed offsets, so a test lab
+and the demo lab can run side by side.
+
+    python -m onespace.lab start --state DIR [--base-port N]
+    python -m onespace.lab stop --state DIR
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+NODES = (1, 2, 3)
+PART_POWER = 8
+HASH_PREFIX = "onespace-lab-prefix"
+HASH_SUFFIX = "onespace-lab-suffix"
+
+# tempauth users: (account, user, key, groups)
+USERS = {
+    "test": ("test", "tester", "testing", ".admin"),  # the local account
+    "test2": ("test2", "tester2", "testing2", ".admin"),  # the Swift target
+    "test3": ("test3", "tester3", "testing3", ".admin"),  # the s3api target
+    "reader": ("test", "reader", "reading", ""),  # no rights unless ACLs say so
+    "admin": ("admin", "admin", "admin", ".admin .reseller_admin"),
+}
+S3_ACCESS_KEY = "onespace-lab"
+S3_SECRET_KEY = "onespace-lab-secret"
+
+
+class LabError(RuntimeError):
+    """The lab could not start: the message says which server and why."""
+
+
+def _bin(name):
+    """A console script of the running interpreter's environment."""
+    candidate = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(candidate):
+        return candidate
+    found = shutil.which(name)
+    if not found:
+        raise LabError("%s not found (is the venv installed? run 'make venv')" % name)
+    return found
+
+
+class Lab:
+    """A lab rooted at ``state_dir``; see the module docstring."""
+
+    def __init__(self, state_dir, base_port=28000, max_file_size=None,
+                 proxy_filters=None):
+        self.state = os.path.abspath(state_dir)
+        self.base = base_port
+        self.max_file_size = max_file_size
+        # extra "name -> section text" filters put before slo/dlo (the shunt)
+        self.proxy_filters = proxy_filters or {}
+        self.etc = os.path.join(self.state, "etc")
+        self.logs = os.path.join(self.state, "logs")
+        self.pids = os.path.join(self.state, "pids")
+
+    # ---- addresses ---------------------------------------------------
+    @property
+    def proxy_port(self):
+        return self.base
+
+    @property
+    def memcached_port(self):
+        return self.base + 1
+
+    @property
+    def s3_port(self):
+        return self.base + 2
+
+    def node_port(self, node, kind):
+        return self.base + 10 * node + {"object": 0, "container": 1, "account": 2}[kind]
+
+    @property
+    def proxy_url(self):
+        return "http://127.0.0.1:%d" % self.proxy_port
+
+    @property
+    def auth_url(self):
+        return self.proxy_url + "/auth/v1.0"
+
+    @property
+    def s3_endpoint(self):
+        return "http://127.0.0.1:%d" % self.s3_port
+
+    def devices(self, node):
+        """The ``devices`` root of storage node ``node`` (like a host's /srv/node)."""
+        return os.path.join(self.state, "srv", str(node), "node")
+
+    def credentials(self, who):
+        account, user, key, _ = USERS[who]
+        return "%s:%s" % (account, user), key
+
+    # ---- config files --------------------------------------------------
+    def _write(self, path, text):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def _server_conf(self, kind, node):
+        extra = ""
+        if kind == "container":
+            extra = ("\n[container-sharder]\nauto_shard = false\n"
+                     "shard_container_threshold = 100\n"
+                     "\n[container-replicator]\n")
+        elif kind == "account":
+            extra = "\n[account-replicator]\n"
+        elif kind == "object":
+            extra = "\n[object-replicator]\n"
+        return self._write(
+            os.path.join(self.etc, "%s-server" % kind, "%d.conf" % node),
+            "[DEFAULT]\n"
+            "devices = %(devices)s\n"
+            "mount_check = false\n"
+            "disable_fallocate = true\n"
+            "bind_ip = 127.0.0.1\n"
+            "bind_port = %(port)d\n"
+            "workers = 1\n"
+            "user = %(user)s\n"
+            "swift_dir = %(etc)s\n"
+            "log_name = %(kind)s-%(node)d\n"
+            "log_level = INFO\n"
+            "\n[pipeline:main]\npipeline = healthcheck %(kind)s-server\n"
+            "\n[filter:healthcheck]\nuse = egg:swift#healthcheck\n"
+            "\n[app:%(kind)s-server]\nuse = egg:swift#%(kind)s\n"
+            "%(extra)s" % dict(devices=self.devices(node),
+                               port=self.node_port(node, kind), etc=self.etc,
+                               kind=kind, node=node, extra=extra, user=_user()))
+
+    def _proxy_conf(self):
+        users = "".join(
+            "user_%s_%s = %s %s\n" % (a, u, k, g) for a, u, k, g in USERS.values())
+        extra_names = " ".join(self.proxy_filters)
+        extra_sections = "".join(
+            "\n[filter:%s]\n%s\n" % (n, s) for n, s in self.proxy_filters.items())
+        pipeline = ("catch_errors gatekeeper healthcheck proxy-logging cache "
+                    "listing_formats bulk tempurl s3api tempauth copy "
+                    "container-quotas account-quotas %s slo dlo versioned_writes "
+                    "symlink proxy-logging proxy-server" % extra_names)
+        return self._write(
+            os.path.join(self.etc, "proxy-server.conf"),
+            "[DEFAULT]\nbind_ip = 127.0.0.1\nbind_port = %d\nworkers = 1\nuser = %s\n"
+            "swift_dir = %s\nlog_name = proxy\nlog_level = INFO\n"
+            "\n[pipeline:main]\npipeline = %s\n"
+            "\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
+            "allow_account_management = true\n"
+            "\n[filter:tempauth]\nuse = egg:swift#tempauth\n%s"
+            "\n[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n"
+            "\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:%d\n"
+            "\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
+            "\n[filter:gatekeeper]\nuse = egg:swift#gatekeeper\n"
+            "\n[filter:healthcheck]\nuse = egg:swift#healthcheck\n"
+            "\n[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n"
+            "\n[filter:listing_formats]\nuse = egg:swift#listing_formats\n"
+            "\n[filter:bulk]\nuse = egg:swift#bulk\n"
+            "\n[filter:tempurl]\nuse = egg:swift#tempurl\n"
+            "\n[filter:copy]\nuse = egg:swift#copy\n"
+            "\n[filter:container-quotas]\nuse = egg:swift#container_quotas\n"
+            "\n[filter:account-quotas]\nuse = egg:swift#account_quotas\n"
+            "\n[filter:slo]\nuse = egg:swift#slo\n"
+            "\n[filter:dlo]\nuse = egg:swift#dlo\n"
+            "\n[filter:versioned_writes]\nuse = egg:swift#versioned_writes\n"
+            "allow_versioned_writes = true\n"
+            "\n[filter:symlink]\nuse = egg:swift#symlink\n%s"
+            % (self.proxy_port, _user(), self.etc, pipeline, users,
+               self.memcached_port, extra_sections))
+
+    def internal_client_conf(self):
+        """An internal-client.conf for this cluster (what operators keep in /etc/swift)."""
+        return self._write(
+            os.path.join(self.etc, "internal-client.conf"),
+            "[DEFAULT]\nswift_dir = %s\n"
+            "\n[pipeline:main]\npipeline = catch_errors proxy-logging cache proxy-server\n"
+            "\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
+            "\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:%d\n"
+            "\n[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n"
+            "\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
+            % (self.etc, self.memcached_port))
+
+    def _swift_conf(self):
+        constraints = ""
+        if self.max_file_size:
+            constraints = "\n[swift-constraints]\nmax_file_size = %d\n" % self.max_file_size
+        return self._write(
+            os.path.join(self.etc, "swift.conf"),
+            "[swift-hash]\nswift_hash_path_prefix = %s\nswift_hash_path_suffix = %s\n"
+            "\n[storage-policy:0]\nname = gold\ndefault = yes\n"
+            "\n[storage-policy:1]\nname = silver\n%s"
+            % (HASH_PREFIX, HASH_SUFFIX, constraints))
+
+    def _build_rings(self):
+        from swift.common.ring import RingBuilder
+        for ring, kind in (("account", "account"), ("container", "container"),
+                           ("object", "object"), ("object-1", "object")):
+            builder = RingBuilder(PART_POWER, len(NODES), 0)
+            for node in NODES:
+                builder.add_dev({
+                    "id": node - 1, "region": 1, "zone": node, "weight": 100,
+                    "ip": "127.0.0.1", "port": self.node_port(node, kind),
+                    "device": "sdb%d" % node})
+            builder.rebalance()
+            builder.get_ring().save(os.path.join(self.etc, "%s.ring.gz" % ring))
+            builder.save(os.path.join(self.etc, "%s.builder" % ring))
+
+    def _s3_config(self):
+        return self._write(os.path.join(self.etc, "weed-s3.json"), json.dumps({
+            "identities": [{
+                "name": "onespace",
+                "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }]}))
+
+    def configure(self):
+        """Write every config file and build the rings (no process started)."""
+        for node in NODES:
+            os.makedirs(os.path.join(self.devices(node), "sdb%d" % node), exist_ok=True)
+            for kind in ("account", "container", "object"):
+                self._server_conf(kind, node)
+        for d in (self.logs, self.pids):
+            os.makedirs(d, exist_ok=True)
+        self._swift_conf()
+        self._proxy_conf()
+        self.internal_client_conf()
+        self._s3_config()
+        if not os.path.exists(os.path.join(self.etc, "object-1.ring.gz")):
+            self._build_rings()
+
+    # ---- processes ---------------------------------------------------
+    def _pidfile(self, name):
+        return os.path.join(self.pids, name + ".pid")
+
+    def pid(self, name):
+        try:
+            with open(self._pidfile(name)) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def _spawn(self, name, argv):
+        if self.pid(name):
+            return
+        log = open(os.path.join(self.logs, name + ".log"), "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                cwd=self.state)
+        log.close()
+        with open(self._pidfile(name), "w") as f:
+            f.write(str(proc.pid))
+
+    def _servers(self):
+        """(name, argv, health URL) of every server, in start order."""
+        weed_dir = os.path.join(self.state, "weed")
+        os.makedirs(weed_dir, exist_ok=True)
+        b = self.base
+        yield ("memcached",
+               [shutil.which("memcached") or "/usr/bin/memcached", "-l", "127.0.0.1",
+                "-p", str(self.memcached_port), "-U", "0", "-u", "root", "-m", "64"],
+               None)
+        yield ("seaweedfs",
+               [_bin("weed"), "mini", "-dir=" + weed_dir, "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", "-s3.config=" + os.path.join(self.etc, "weed-s3.json"),
+                "-s3.port=%d" % self.s3_port, "-master.port=%d" % (b + 3),
+                "-volume.port=%d" % (b + 4), "-filer.port=%d" % (b + 5),
+                "-admin.port=%d" % (b + 6), "-webdav=false", "-admin.ui=false",
+                "-s3.port.iceberg=0", "-master.telemetry=false"],
+               self.s3_endpoint + "/status")
+        for node in NODES:
+            for kind in ("account", "container", "object"):
+                conf = os.path.join(self.etc, "%s-server" % kind, "%d.conf" % node)
+                yield ("%s-%d" % (kind, node), [_bin("swift-%s-server" % kind), conf, "-v"],
+                       "http://127.0.0.1:%d/healthcheck" % self.node_port(node, kind))
+        yield ("proxy", [_bin("swift-proxy-server"),
+                         os.path.join(self.etc, "proxy-server.conf"), "-v"],
+               self.proxy_url + "/healthcheck")
+
+    def start(self, timeout=90):
+        """Start whatever is not running yet and wait until every server answers."""
+        self.configure()
+        servers = list(self._servers())
+        for name, argv, _ in servers:
+            self._spawn(name, argv)
+        deadline = time.time() + timeout
+        for name, _, url in servers:
+            if url:
+                self._wait_http(name, url, deadline)
+            else:
+                self._wait_port(name, self.memcached_port, deadline)
+        self._wait_auth(deadline)
+        return self
+
+    def restart(self, name):
+        """Start one stopped server again (tests stop SeaweedFS on purpose)."""
+        for sname, argv, url in self._servers():
+            if sname == name:
+                self._spawn(sname, argv)
+                if url:
+                    self._wait_http(sname, url, time.time() + 60)
+                return
+        raise KeyError(name)
+
+    def _tail(self, name, lines=15):
+        try:
+            with open(os.path.join(self.logs, name + ".log"), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _check_alive(self, name):
+        if not self.pid(name):
+            raise LabError("lab server %s exited during start-up; last log lines:\n%s"
+                           % (name, self._tail(name)))
+
+    def _wait_http(self, name, url, deadline):
+        while True:
+            self._check_alive(name)
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    if resp.status < 500:
+                        return
+            except urllib.error.HTTPError as e:
+                if e.code < 500:
+                    return
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise LabError("lab server %s did not answer %s in time; last log lines:\n%s"
+                               % (name, url, self._tail(name)))
+            time.sleep(0.2)
+
+    def _wait_port(self, name, port, deadline):
+        import socket
+        while True:
+            self._check_alive(name)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise LabError("lab server %s not listening on %d" % (name, port))
+                time.sleep(0.1)
+
+    def _wait_auth(self, deadline):
+        """tempauth answers once memcached and the proxy both work."""
+        while True:
+            try:
+                self.swift_connection("test").head_account()
+                return
+            except Exception as e:  # noqa: BLE001 - report the last failure
+                if time.time() > deadline:
+                    raise LabError("Swift auth through the proxy failed: %s" % e)
+                time.sleep(0.3)
+
+    def stop_server(self, name, sig=signal.SIGTERM, timeout=15):
+        pid = self.pid(name)
+        if not pid:
+            return
+        try:
+            os.killpg(pid, sig)
+        except OSError:
+            os.kill(pid, sig)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = 0 if _alive(pid) else pid
+            if done or not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        try:
+            os.unlink(self._pidfile(name))
+        except OSError:
+            pass
+
+    def stop(self):
+        if not os.path.isdir(self.pids):
+            return
+        for fname in os.listdir(self.pids):
+            if fname.endswith(".pid"):
+                self.stop_server(fname[:-4])
+
+    def running(self):
+        if not os.path.isdir(self.pids):
+            return {}
+        return {f[:-4]: self.pid(f[:-4]) for f in sorted(os.listdir(self.pids))
+                if f.endswith(".pid")}
+
+    # ---- clients -----------------------------------------------------
+    def swift_connection(self, who="test", **kw):
+        import swiftclient
+        user, key = self.credentials(who)
+        return swiftclient.Connection(self.auth_url, user, key, retries=1, **kw)
+
+    def s3_client(self, target="seaweedfs"):
+        """A boto3 client for SeaweedFS (default) or Swift's s3api (``"s3api"``)."""
+        import boto3
+        from botocore.config import Config
+        if target == "s3api":
+            endpoint = self.proxy_url
+            key, secret = self.credentials("test3")
+        else:
+            endpoint, key, secret = self.s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY
+        return boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id=key,
+            aws_secret_access_key=secret, region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"},
+                          retries={"max_attempts": 1}))
+
+    # ---- onespace config ----------------------------------------------
+    def s3_mapping(self, container, bucket, target="seaweedfs", **extra):
+        """A 1space-style mapping from AUTH_test/<container> to an S3 target."""
+        if target == "s3api":
+            (identity, secret), endpoint = self.credentials("test3"), self.proxy_url
+        else:
+            identity, secret, endpoint = S3_ACCESS_KEY, S3_SECRET_KEY, self.s3_endpoint
+        m = {"account": "AUTH_test", "container": container, "protocol": "s3",
+             "aws_endpoint": endpoint, "aws_identity": identity, "aws_secret": secret,
+             "aws_bucket": bucket, "copy_after": 0, "retain_local": True,
+             "propagate_delete": True}
+        m.update(extra)
+        return m
+
+    def swift_mapping(self, container, remote_container, **extra):
+        """A mapping from AUTH_test/<container> to the Swift target account AUTH_test2."""
+        identity, secret = self.credentials("test2")
+        m = {"account": "AUTH_test", "container": container, "protocol": "swift",
+             "aws_endpoint": self.auth_url, "aws_identity": identity,
+             "aws_secret": secret, "aws_bucket": remote_container, "copy_after": 0,
+             "retain_local": True, "propagate_delete": True}
+        m.update(extra)
+        return m
+
+    def sync_config(self, node, mappings, status_dir=None, **settings):
+        """A full onespace config for the daemon of storage node ``node``."""
+        conf = {
+            "containers": mappings,
+            "devices": self.devices(node),
+            "swift_dir": self.etc,
+            "internal_client_conf_path": os.path.join(self.etc, "internal-client.conf"),
+            "status_dir": status_dir or os.path.join(self.state, "status", str(node)),
+            "poll_interval": 1,
+            "verification_slack": 0,
+            "workers": 4,
+            "enumerator_workers": 2,
+            "log_level": "info",
+        }
+        conf.update(settings)
+        return conf
+
+
+def _user():
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m onespace.lab", description=__doc__.split("\n")[0])
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--state", default=os.environ.get("ONESPACE_LAB", ".lab"))
+    p.add_argument("--base-port", type=int, default=int(os.environ.get("ONESPACE_LAB_PORT", 18000)))
+    args = p.parse_args(argv)
+    lab = Lab(args.state, args.base_port)
+    if args.action == "start":
+        started = time.time()
+        try:
+            lab.start()
+        except LabError as e:
+            print(e, file=sys.stderr)
+            return 1
+        print("lab up in %.1fs: Swift %s (tempauth test:tester/testing), SeaweedFS S3 %s"
+              % (time.time() - started, lab.proxy_url, lab.s3_endpoint))
+    elif args.action == "stop":
+        lab.stop()
+        print("lab stopped")
+    else:
+        for name, pid in lab.running().items():
+            print("%-12s %s" % (name, pid or "not running"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
