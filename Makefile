@@ -1,0 +1,42 @@
+# make demo   bring up the all-in-one lab and sync a few objects, end to end
+# make test   install everything (venv + Debian packages) and run the whole suite
+# make bench  the benchmarks (bench/README.md)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv deps demo demo-stop test unit integration bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e . -r requirements-dev.txt
+	touch $(STAMP)
+
+deps:
+	scripts/install-system-deps
+
+demo: deps venv
+	$(PY) -m onespace.demo
+
+demo-stop: venv
+	$(PY) -m onespace.demo --stop
+
+test: deps venv
+	$(PY) -m pytest tests
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: deps venv
+	$(PY) -m pytest tests/integration
+
+bench: deps venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .lab .lab-test build *.egg-info

@@ -1,0 +1,49 @@
+"""Console entry points: onespace-sync, onespace-config, onespace-status."""
+
+import argparse
+import sys
+
+DEFAULT_CONFIG = "/etc/onespace/onespace.json"
+
+
+def sync_main(argv=None):
+    """onespace-sync: propagate local Swift changes to the remote stores."""
+    # green threads for every socket (boto3, swiftclient, Swift's internal client)
+    import eventlet
+    eventlet.monkey_patch()
+    p = argparse.ArgumentParser(prog="onespace-sync", description=sync_main.__doc__)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
+    p.add_argument("--once", action="store_true",
+                   help="run one pass and exit (status 1 if rows failed or must be retried)")
+    args = p.parse_args(argv)
+    from onespace.service import Service
+    from onespace.sync.daemon import SyncDaemon
+    return Service("onespace-sync", args.config, SyncDaemon, once=args.once).run()
+
+
+def config_main(argv=None):
+    """onespace-config: check FILE, schema, defaults FILE."""
+    from onespace.config import check_main
+    return check_main(argv)
+
+
+def status_main(argv=None):
+    """onespace-status: per mapping and container, rows handled, verified, behind, lag."""
+    p = argparse.ArgumentParser(prog="onespace-status", description=status_main.__doc__)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    args = p.parse_args(argv)
+    from onespace.config import ConfigError, load
+    from onespace import report
+    try:
+        config = load(args.config)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    rows = report.collect(config)
+    print(report.main_json(rows) if args.json else report.render(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(sync_main())

@@ -1,0 +1,167 @@
+"""The local Swift cluster, seen from one container node.
+
+Everything here uses Swift's own tools: the container ring to find where a
+container's database lives, ``ContainerBroker`` to read its rows (it merges
+the ``.pending`` file that a raw sqlite read would miss), and the internal
+client (an in-process proxy) to read and delete objects.
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+
+from swift.common import storage_policy
+from swift.common.internal_client import InternalClient
+from swift.common.ring import Ring
+from swift.common.utils import hash_path, set_swift_dir, whataremyips
+from swift.container.backend import DATADIR, ContainerBroker
+
+LOG = logging.getLogger("onespace.cluster")
+
+INTERNAL_CLIENT_CONF = """\
+[DEFAULT]
+swift_dir = %(swift_dir)s
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+"""
+
+
+@dataclass(frozen=True)
+class LocalReplica:
+    """A container database replica on this node."""
+    device: str
+    db_path: str
+    index: int  # the replica's position in the ring's node list
+    replicas: int  # how many replicas the ring keeps
+
+
+class LocalObject:
+    """A local object's state from a HEAD: what the sync decisions need."""
+
+    def __init__(self, headers):
+        self.headers = {k.lower(): v for k, v in headers.items()}
+
+    @property
+    def etag(self):
+        return self.headers.get("etag", "").strip('"').lower()
+
+    @property
+    def size(self):
+        return int(self.headers.get("content-length", 0))
+
+    @property
+    def content_type(self):
+        return self.headers.get("content-type")
+
+    @property
+    def timestamp(self):
+        return self.headers.get("x-timestamp")
+
+    @property
+    def user_metadata(self):
+        p = "x-object-meta-"
+        return {k[len(p):]: v for k, v in self.headers.items() if k.startswith(p)}
+
+    @property
+    def is_slo(self):
+        return self.headers.get("x-static-large-object", "").lower() in ("1", "true", "yes")
+
+    @property
+    def is_dlo(self):
+        return "x-object-manifest" in self.headers
+
+
+class LocalCluster:
+    """Ring lookups, container brokers and object I/O for one node."""
+
+    def __init__(self, swift_dir, devices, internal_client_conf_path=None,
+                 scratch_dir=None, request_tries=3):
+        # Swift reads the hash path prefix/suffix from swift_dir/swift.conf;
+        # without this it would look in /etc/swift and compute wrong paths.
+        set_swift_dir(swift_dir)
+        storage_policy.reload_storage_policies()
+        self.swift_dir = swift_dir
+        self.devices = devices
+        self.ring = Ring(swift_dir, ring_name="container")
+        self.my_ips = set(whataremyips())
+        self._ic_conf = internal_client_conf_path or self._write_ic_conf(scratch_dir)
+        self._request_tries = request_tries
+        self._client = None
+
+    def _write_ic_conf(self, scratch_dir):
+        path = os.path.join(scratch_dir, "internal-client.conf")
+        os.makedirs(scratch_dir, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(INTERNAL_CLIENT_CONF % {"swift_dir": self.swift_dir})
+        return path
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = InternalClient(self._ic_conf, "onespace", self._request_tries)
+        return self._client
+
+    # ---- container databases -------------------------------------------
+    def local_replicas(self, account, container):
+        """The replicas of ``account/container`` whose device is on this node."""
+        part, nodes = self.ring.get_nodes(account, container)
+        digest = hash_path(account, container)
+        found = []
+        for index, node in enumerate(nodes):
+            if not self._is_local(node):
+                continue
+            dev_dir = os.path.join(self.devices, node["device"])
+            if not os.path.isdir(dev_dir):
+                continue
+            db_dir = os.path.join(dev_dir, DATADIR, str(part), digest[-3:], digest)
+            found.append(LocalReplica(node["device"], os.path.join(db_dir, digest + ".db"),
+                                      index, len(nodes)))
+        return found
+
+    def _is_local(self, node):
+        return node["ip"] in self.my_ips or node.get("replication_ip") in self.my_ips
+
+    def broker(self, replica, account, container):
+        """A broker for the replica's database, or None while it does not exist yet."""
+        if not os.path.exists(replica.db_path):
+            return None
+        return ContainerBroker(replica.db_path, account=account, container=container,
+                               logger=LOG, skip_commits=False)
+
+    # ---- objects and containers ------------------------------------------
+    def list_containers(self, account):
+        """Names of the account's containers (for per-account ``/*`` mappings)."""
+        return [c["name"] for c in self.client.iter_containers(account)]
+
+    def head_object(self, account, container, obj):
+        """A LocalObject, or None when the object is gone (404)."""
+        path = self.client.make_path(account, container, obj)
+        resp = self.client.make_request("HEAD", path, {}, (2, 404))
+        if resp.status_int == 404:
+            return None
+        return LocalObject(resp.headers)
+
+    def get_object(self, account, container, obj, headers=None):
+        """(LocalObject, body iterator) or (None, None) when gone; the body is streamed."""
+        path = self.client.make_path(account, container, obj)
+        resp = self.client.make_request("GET", path, dict(headers or {}), (2, 404))
+        if resp.status_int == 404:
+            return None, None
+        return LocalObject(resp.headers), resp.app_iter
+
+    def delete_object(self, account, container, obj, headers=None):
+        """Delete a local object; True when it existed."""
+        path = self.client.make_path(account, container, obj)
+        resp = self.client.make_request("DELETE", path, dict(headers or {}), (2, 404, 409, 412))
+        return resp.status_int // 100 == 2

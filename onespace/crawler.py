@@ -1,0 +1,350 @@
+"""Which rows are this node's, and the passes over them.
+
+Every container database has N replicas.  A row whose name hashes to one of
+this node's replica indexes is handled here in the *primary* pass as soon as
+``copy_after`` allows.  The other rows are *verified* here once they are
+older than ``verification_slack``: a listing of the remote (one request per
+page of keys) shows whether the owner did its job, and only what is missing
+or different is acted on.  So a node that is down costs a delay, never data.
+
+Progress is kept per (mapping, container database) by ``status.ProgressStore``.
+A row that fails for good (e.g. a name too long for the remote) is recorded
+as failed and passed; a row that fails for a passing reason (the remote is
+down) stops progress at that row, and the mapping backs off.
+"""
+
+import logging
+import time
+
+import eventlet
+
+from onespace import naming
+from onespace.providers import make_provider
+from onespace.providers.base import ProviderError
+from onespace.status import ProgressStore
+from onespace.sync.decide import Row, listing_says_in_sync, ready
+from onespace.sync.worker import DONE, FAILED, RETRY, UNKNOWN, ContainerSyncer
+
+LOG = logging.getLogger("onespace.crawler")
+
+LISTING_MIN_ROWS = 10  # below this, per-object HEADs are cheaper than listing pages
+
+
+class PassStats:
+    """Counters of one pass (and the source of statsd increments)."""
+
+    FIELDS = ("rows", "uploaded", "bytes", "posted", "deleted", "skipped",
+              "failed", "retry", "remote_requests", "verified")
+
+    def __init__(self):
+        for f in self.FIELDS:
+            setattr(self, f, 0)
+
+    def add(self, outcome):
+        self.rows += 1
+        self.remote_requests += outcome.remote_requests
+        self.bytes += outcome.bytes
+        name = {"upload": "uploaded", "post": "posted", "delete": "deleted"}.get(
+            outcome.action.value)
+        if outcome.status == DONE and name:
+            setattr(self, name, getattr(self, name) + 1)
+        elif outcome.status in ("skipped", FAILED, RETRY):
+            key = "skipped" if outcome.status == "skipped" else outcome.status
+            setattr(self, key, getattr(self, key) + 1)
+
+    def as_dict(self):
+        return {f: getattr(self, f) for f in self.FIELDS}
+
+
+class Backoff:
+    """Per-mapping retry delays for remotes that are down or refuse us."""
+
+    def __init__(self, max_delay, clock=time.time):
+        self.max_delay = max_delay
+        self.clock = clock
+        self._state = {}  # identity -> (retry_at, delay)
+
+    def waiting(self, identity):
+        state = self._state.get(identity)
+        return state is not None and self.clock() < state[0]
+
+    def failed(self, identity):
+        _, delay = self._state.get(identity, (0, 0.5))
+        delay = min(delay * 2, self.max_delay)
+        self._state[identity] = (self.clock() + delay, delay)
+        return delay
+
+    def succeeded(self, identity):
+        return self._state.pop(identity, None) is not None
+
+
+class Crawler:
+    """One pass over every mapping's containers on this node."""
+
+    def __init__(self, config, cluster, stats_sink=None, clock=time.time):
+        self.config = config
+        self.settings = config.settings
+        self.cluster = cluster
+        self.store = ProgressStore(self.settings["status_dir"])
+        self.store.forget_other_mappings([m.identity for m in config.mappings])
+        self.clock = clock
+        self.backoff = Backoff(self.settings["remote_retry_max_delay"], clock)
+        self.stats_sink = stats_sink
+        self.pool = eventlet.GreenPool(self.settings["workers"])
+        self._providers = {}
+        self._progress_ticks = 0
+        self.stopping = False
+        self.retry_failed = True  # on start-up and reload, failed rows get another try
+
+    # ---- helpers -----------------------------------------------------
+    def tick(self, n=1):
+        """Something moved (bytes, a request): the watchdog may be fed."""
+        self._progress_ticks += 1
+
+    @property
+    def progress_ticks(self):
+        return self._progress_ticks
+
+    def provider(self, mapping, container):
+        bucket = mapping["aws_bucket"]
+        if mapping["protocol"] == "swift":
+            bucket = naming.swift_container(bucket, container, mapping.is_per_account)
+        key = (mapping.identity, bucket)
+        if key not in self._providers:
+            base = self._providers.get((mapping.identity, None))
+            if base is None:
+                base = make_provider(mapping, label=mapping.label,
+                                     pool_size=self.settings["workers"])
+                self._providers[(mapping.identity, None)] = base
+            prov = base.with_bucket(bucket) if bucket != mapping["aws_bucket"] else base
+            # Swift remotes get their container created; S3 buckets must exist
+            prov.check_access(create=mapping["protocol"] == "swift")
+            self._providers[key] = prov
+        return self._providers[key]
+
+    def close(self):
+        for p in self._providers.values():
+            try:
+                p.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._providers.clear()
+
+    # ---- the pass ----------------------------------------------------
+    def run_pass(self):
+        """Sync every mapping once; returns the pass's PassStats."""
+        stats = PassStats()
+        enumerators = eventlet.GreenPool(self.settings["enumerator_workers"])
+        for mapping in self.config.mappings:
+            if self.stopping:
+                break
+            if self.backoff.waiting(mapping.identity):
+                continue
+            try:
+                containers = self._containers(mapping)
+            except Exception as e:  # noqa: BLE001 - keep the other mappings going
+                LOG.error("%s: cannot list containers of %s: %s", mapping.label,
+                          mapping["account"], e)
+                continue
+            for container in containers:
+                enumerators.spawn_n(self._sync_container_safely, mapping, container, stats)
+        enumerators.waitall()
+        self.retry_failed = False
+        return stats
+
+    def _containers(self, mapping):
+        if mapping.is_per_account:
+            return self.cluster.list_containers(mapping["account"])
+        return [mapping["container"]]
+
+    def _sync_container_safely(self, mapping, container, stats):
+        try:
+            self.sync_container(mapping, container, stats)
+        except ProviderError as e:
+            stats.retry += 1
+            delay = self.backoff.failed(mapping.identity)
+            LOG.error("%s: %s; retrying in %.0fs", mapping.label, e, delay)
+        except Exception:  # noqa: BLE001
+            stats.retry += 1
+            LOG.exception("%s: container %s/%s failed", mapping.label,
+                          mapping["account"], container)
+
+    def sync_container(self, mapping, container, stats):
+        account = mapping["account"]
+        replicas = self.cluster.local_replicas(account, container)
+        if not replicas:
+            return
+        broker = self.cluster.broker(replicas[0], account, container)
+        if broker is None:
+            return
+        info = broker.get_info()
+        progress = self.store.load(mapping.identity, account, container, info["id"])
+        mine = {r.index for r in replicas}
+        replica_count = replicas[0].replicas
+        syncer = ContainerSyncer(mapping, account, container, self.cluster,
+                                 self.provider(mapping, container), self.tick)
+        ok = True
+        if self.retry_failed and progress["failed"]:
+            self._retry_failed(broker, syncer, progress, stats)
+        ok = self._primary(broker, syncer, progress, mine, replica_count, stats)
+        if ok:
+            self._verify(broker, syncer, progress, mine, replica_count, stats)
+        progress["rows_total"] = info["object_count"]
+        progress["max_row"] = broker.get_max_row()
+        self.store.save(progress)
+
+    # ---- primary pass ------------------------------------------------
+    def _primary(self, broker, syncer, progress, mine, replicas, stats):
+        copy_after = syncer.mapping["copy_after"]
+        while not self.stopping:
+            items = broker.get_items_since(progress["last_row"], self.settings["items_chunk"])
+            if not items:
+                return True
+            rows, complete = self._ready_rows(items, lambda r: ready(r, copy_after, self.clock()))
+            todo = [r for r in rows if naming.owner_index(r.name, replicas) in mine]
+            outcomes = self._run(syncer, [(r, UNKNOWN) for r in todo], stats)
+            last, ok = self._advance(rows, outcomes, progress)
+            progress["last_row"] = last
+            self.store.save(progress)
+            if not ok:
+                self._backoff(syncer.mapping, outcomes)
+                return False
+            self.backoff.succeeded(syncer.mapping.identity)
+            if not complete:
+                return True
+        return False
+
+    # ---- verification pass ---------------------------------------------
+    def _verify(self, broker, syncer, progress, mine, replicas, stats):
+        slack = self.settings["verification_slack"] * 60
+        copy_after = syncer.mapping["copy_after"]
+
+        def eligible(row):
+            return ready(row, max(slack, copy_after), self.clock())
+
+        while not self.stopping:
+            items = broker.get_items_since(progress["verified_row"], self.settings["items_chunk"])
+            if not items:
+                return
+            rows, complete = self._ready_rows(items, eligible)
+            # never verify beyond what the primary pass has looked at
+            rows = [r for r in rows if r.row_id <= progress["last_row"]]
+            if not rows:
+                return
+            others = [r for r in rows if naming.owner_index(r.name, replicas) not in mine]
+            hints = self._remote_hints(syncer, others)
+            work = [(r, hints.get(r.name, UNKNOWN)) for r in others
+                    if not listing_says_in_sync(r, hints.get(r.name, UNKNOWN))]
+            stats.verified += len(others) - len(work)
+            outcomes = self._run(syncer, work, stats)
+            last, ok = self._advance(rows, outcomes, progress)
+            progress["verified_row"] = last
+            self.store.save(progress)
+            if not ok:
+                self._backoff(syncer.mapping, outcomes)
+                return
+            if not complete or rows[-1].row_id < items[-1]["ROWID"]:
+                return
+
+    def _remote_hints(self, syncer, rows):
+        """Remote entries for ``rows`` from listing pages: name -> RemoteObject or None.
+
+        Names missing from the result were not covered (sparse rows): the
+        worker HEADs those instead.
+        """
+        if len(rows) < LISTING_MIN_ROWS:
+            return {}
+        names = sorted(r.name for r in rows)
+        prefix = syncer.listing_prefix()
+        first_key = syncer.remote_key(names[0])
+        # start just before the first key: any key that sorts after its own
+        # prefix-minus-one-character works as an exclusive marker
+        marker = first_key[:-1]
+        wanted = {syncer.remote_key(n): n for n in names}
+        last_key = syncer.remote_key(names[-1])
+        found = {}
+        max_pages = max(2, len(names) // 100)
+        for _ in range(max_pages):
+            page = syncer.provider.list(prefix=prefix, marker=marker, limit=1000)
+            self.tick()
+            for entry in page:
+                if entry.name in wanted:
+                    found[wanted[entry.name]] = entry
+            if not page or page[-1].name >= last_key:
+                covered_to = last_key if not page or page[-1].name >= last_key else page[-1].name
+                break
+            marker = page[-1].name
+        else:
+            covered_to = marker
+        # names up to covered_to that the listing did not show are absent remotely
+        for key, name in wanted.items():
+            if name not in found and key <= covered_to:
+                found[name] = None
+        return found
+
+    # ---- shared ------------------------------------------------------
+    @staticmethod
+    def _ready_rows(items, is_ready):
+        """Rows up to (not including) the first one that is not ready yet."""
+        rows = []
+        for item in items:
+            row = Row.from_broker(item)
+            if not is_ready(row):
+                return rows, False
+            rows.append(row)
+        return rows, True
+
+    def _run(self, syncer, work, stats):
+        """Handle rows concurrently; returns {row_id: Outcome}."""
+        outcomes = {}
+        for (row, _), outcome in zip(work, self.pool.imap(
+                lambda rw: syncer.handle(*rw) if not self.stopping else None, work)):
+            if outcome is None:  # stopping: not attempted
+                continue
+            outcomes[row.row_id] = outcome
+            stats.add(outcome)
+            if self.stats_sink:
+                self.stats_sink(outcome)
+            self.tick()
+        return outcomes
+
+    @staticmethod
+    def _advance(rows, outcomes, progress):
+        """The last row id progress may move to, and whether all went well.
+
+        Rows this node does not handle (absent from ``outcomes``) count as
+        done; progress stops just before the first row that must be retried
+        or was not attempted.
+        """
+        last = None
+        failed = progress["failed"]
+        for row in rows:
+            outcome = outcomes.get(row.row_id)
+            if outcome is not None and outcome.status == RETRY:
+                return (last if last is not None else row.row_id - 1), False
+            if outcome is not None and outcome.status == FAILED:
+                failed[row.name] = {"row": row.row_id, "reason": outcome.reason}
+            elif outcome is not None:
+                failed.pop(row.name, None)
+            last = row.row_id
+        if last is None:
+            return progress["last_row"], True
+        return last, True
+
+    def _retry_failed(self, broker, syncer, progress, stats):
+        names = list(progress["failed"])
+        items = {i["name"]: i for i in broker.get_objects(names) } if hasattr(broker, "get_objects") else {}
+        for name in names:
+            item = items.get(name)
+            if item is None:
+                continue
+            outcome = syncer.handle(Row.from_broker(item))
+            stats.add(outcome)
+            if outcome.status != FAILED and outcome.status != RETRY:
+                progress["failed"].pop(name, None)
+
+    def _backoff(self, mapping, outcomes):
+        errors = [o for o in outcomes.values() if o.status == RETRY]
+        delay = self.backoff.failed(mapping.identity)
+        reason = errors[0].reason if errors else "stopped"
+        LOG.warning("%s: %s; retrying in %.0fs", mapping.label, reason, delay)

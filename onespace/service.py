@@ -1,0 +1,218 @@
+"""One runner for every onespace daemon: config, logging, signals, systemd.
+
+A daemon supplies a *worker*: an object with ``run_pass() -> stats``,
+``progress_ticks`` (a counter that grows while work moves), ``stopping``
+(set to ask it to stop between objects), ``summary(stats)`` and ``close()``.
+
+The runner
+
+* refuses to start on an invalid config (the problems on stderr, exit 2);
+* tells systemd ``READY=1`` once the config is valid and the first pass
+  starts, ``STATUS=`` after every pass, ``STOPPING=1`` on SIGTERM;
+* feeds the watchdog only from this main loop, and only while the worker
+  makes progress or sits idle between passes: a hung pass stops the pings
+  and systemd restarts the daemon;
+* re-reads the config on SIGHUP between passes; an invalid new config is
+  logged and the old one keeps running;
+* logs one line per event to stderr (journald), and to ``log_file`` and
+  ``syslog`` when configured, with every configured secret masked.
+"""
+
+import logging
+import logging.handlers
+import signal
+import socket
+import sys
+import time
+
+import eventlet
+
+from onespace.config import ConfigError, load
+
+LOG = logging.getLogger("onespace")
+TICK = 1.0  # seconds between looks at the worker from the main loop
+
+
+class RedactSecrets(logging.Filter):
+    """Replace every configured secret in log lines (defence in depth)."""
+
+    def __init__(self, secrets):
+        super().__init__()
+        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def filter(self, record):
+        if self.secrets:
+            msg = record.getMessage()
+            for s in self.secrets:
+                msg = msg.replace(s, "***")
+            record.msg, record.args = msg, None
+            if record.exc_info:
+                text = logging.Formatter().formatException(record.exc_info)
+                for s in self.secrets:
+                    text = text.replace(s, "***")
+                record.exc_text, record.exc_info = text, None
+        return True
+
+
+def setup_logging(settings, secrets, name):
+    """Handlers from the config; replaces earlier ones (reload)."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
+    level = getattr(logging, str(settings.get("log_level", "info")).upper(), logging.INFO)
+    root.setLevel(level)
+    # journald stamps the time itself; elsewhere a time helps
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not _under_journald():
+        fmt = "%(asctime)s " + fmt
+    handlers = [logging.StreamHandler(sys.stderr)]
+    if settings.get("log_file"):
+        handlers.append(logging.handlers.WatchedFileHandler(settings["log_file"]))
+        handlers[-1].setFormatter(logging.Formatter("%(asctime)s " + name + " " + fmt))
+    syslog = settings.get("syslog")
+    if syslog:
+        sock = socket.SOCK_STREAM if syslog.get("proto") == "tcp" else socket.SOCK_DGRAM
+        handlers.append(logging.handlers.SysLogHandler(
+            (syslog["host"], syslog.get("port", 514)), socktype=sock))
+        handlers[-1].setFormatter(logging.Formatter(name + ": " + fmt.replace("%(asctime)s ", "")))
+    redact = RedactSecrets(secrets)
+    for h in handlers:
+        if not h.formatter:
+            h.setFormatter(logging.Formatter(fmt))
+        h.addFilter(redact)
+        root.addHandler(h)
+    # library chatter (and possible request dumps) stays out unless debugging
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "swiftclient"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _under_journald():
+    import os
+    return bool(os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"))
+
+
+class Notifier:
+    """sd_notify, a no-op when not run by systemd."""
+
+    def __init__(self):
+        import os
+        self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
+        if self.enabled:
+            import sdnotify
+            self._n = sdnotify.SystemdNotifier()
+
+    def __call__(self, *lines):
+        if self.enabled:
+            self._n.notify("\n".join(lines))
+
+
+class Service:
+    def __init__(self, name, config_path, build_worker, once=False):
+        self.name = name
+        self.config_path = config_path
+        self.build_worker = build_worker
+        self.once = once
+        self.notify = Notifier()
+        self._stop = False
+        self._reload = False
+        self.config = None
+        self.worker = None
+
+    def load_config(self):
+        """The validated config, or exit 2 with one line per problem."""
+        try:
+            return load(self.config_path)
+        except ConfigError as e:
+            for line in e.problems:
+                print("%s: %s" % (self.config_path, line) if self.config_path not in line
+                      else line, file=sys.stderr)
+            print("%s: refusing to start with an invalid config" % self.name, file=sys.stderr)
+            sys.exit(2)
+
+    def _on_term(self, signum, frame):
+        self._stop = True
+        if self.worker is not None:
+            self.worker.stopping = True
+
+    def _on_hup(self, signum, frame):
+        self._reload = True
+
+    def run(self):
+        self.config = self.load_config()
+        setup_logging(self.config.settings, self.config.secrets(), self.name)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        signal.signal(signal.SIGHUP, self._on_hup)
+        self.worker = self.build_worker(self.config)
+        LOG.info("%s started with %s (%d mappings)", self.name, self.config_path,
+                 len(self.config.mappings))
+        self.notify("READY=1", "STATUS=first pass starting")
+        ok = True
+        try:
+            while not self._stop:
+                ok = self._one_pass()
+                if self.once or self._stop:
+                    break
+                self._idle(self.config.settings["poll_interval"])
+                if self._reload:
+                    self._do_reload()
+        finally:
+            self.notify("STOPPING=1", "STATUS=stopping")
+            self.worker.close()
+            LOG.info("%s stopped", self.name)
+        return 0 if ok or not self.once else 1
+
+    def _one_pass(self):
+        """Run a pass in a green thread, feeding the watchdog while it moves."""
+        started = time.time()
+        gt = eventlet.spawn(self.worker.run_pass)
+        seen = self.worker.progress_ticks
+        stop_deadline = None
+        while not gt.dead:
+            eventlet.sleep(TICK)
+            ticks = self.worker.progress_ticks
+            if ticks != seen:
+                seen = ticks
+                self.notify("WATCHDOG=1")
+            if self._stop:
+                stop_deadline = stop_deadline or time.time() + self.config.settings["shutdown_timeout"]
+                self.notify("STOPPING=1", "STATUS=finishing in-flight work")
+                if time.time() > stop_deadline:
+                    LOG.warning("in-flight work did not finish within shutdown_timeout; stopping anyway")
+                    gt.kill()
+                    return False
+        try:
+            stats = gt.wait()
+        except Exception:  # noqa: BLE001 - a broken pass is logged; the loop goes on
+            LOG.exception("pass failed")
+            self.notify("STATUS=last pass failed (see log)")
+            return False
+        summary = self.worker.summary(stats, time.time() - started)
+        LOG.info("pass done: %s", summary)
+        self.notify("WATCHDOG=1", "STATUS=" + summary)
+        return self.worker.pass_ok(stats)
+
+    def _idle(self, seconds):
+        end = time.time() + seconds
+        while not self._stop and not self._reload and time.time() < end:
+            eventlet.sleep(min(TICK, max(0.0, end - time.time())))
+            self.notify("WATCHDOG=1")
+
+    def _do_reload(self):
+        self._reload = False
+        self.notify("RELOADING=1")
+        try:
+            config = load(self.config_path)
+        except ConfigError as e:
+            LOG.error("reload of %s failed; keeping the running config:", self.config_path)
+            for line in e.problems:
+                LOG.error("  %s", line)
+            self.notify("READY=1")
+            return
+        self.worker.close()
+        self.config = config
+        setup_logging(config.settings, config.secrets(), self.name)
+        self.worker = self.build_worker(config)
+        LOG.info("config reloaded from %s (%d mappings)", self.config_path, len(config.mappings))
+        self.notify("READY=1")

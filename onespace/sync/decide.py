@@ -1,0 +1,101 @@
+"""Pure sync decisions: (row, local state, remote state, mapping) -> action.
+
+No I/O here, so the whole matrix of cases is a table of unit tests.  The
+caller (``sync.worker``) fetches what a decision needs and acts on it.
+"""
+
+import enum
+import time
+from dataclasses import dataclass
+
+from swift.common.utils import decode_timestamps
+
+from onespace import headers as hdrs
+from onespace.selection import excluded, matches_criteria
+
+
+class Action(enum.Enum):
+    NOTHING = "nothing"  # remote already matches (or nothing to propagate)
+    UPLOAD = "upload"  # remote missing or its data differs
+    POST_METADATA = "post"  # same data, metadata/content-type differ
+    DELETE_REMOTE = "delete"
+    HEAD_REMOTE = "head"  # the listing said "same data": look at the metadata too
+    SKIP = "skip"  # not this mapping's business (excluded / not selected)
+    FAIL = "fail"  # cannot ever succeed as things are: record and move on
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A container database row, as ``ContainerBroker.get_items_since`` gives it."""
+    row_id: int
+    name: str
+    etag: str
+    size: int
+    deleted: bool
+    data_time: float  # when the data was written
+    change_time: float  # the newest of data, content-type and metadata changes
+
+    @classmethod
+    def from_broker(cls, item):
+        data_ts, ctype_ts, meta_ts = decode_timestamps(item["created_at"])
+        return cls(item["ROWID"], item["name"], item["etag"], item["size"],
+                   bool(item["deleted"]), float(data_ts),
+                   float(max(data_ts, ctype_ts, meta_ts)))
+
+    @property
+    def metadata_changed(self):
+        """True when a POST came after the data (the row's meta time is newer)."""
+        return self.change_time > self.data_time
+
+
+def ready(row, copy_after, now=None):
+    """May this row be acted on yet (``copy_after`` seconds since its last change)?"""
+    return (now if now is not None else time.time()) - row.change_time >= copy_after
+
+
+def decide_row(row, mapping):
+    """Decisions that need neither the local object nor the remote."""
+    if excluded(mapping.get("exclude_pattern"), row.name):
+        return Decision(Action.SKIP, "excluded by exclude_pattern")
+    if row.deleted:
+        if mapping["propagate_delete"]:
+            return Decision(Action.DELETE_REMOTE, "deleted locally")
+        return Decision(Action.NOTHING, "propagate_delete is off")
+    return None
+
+
+def decide_object(local, remote, mapping, remote_has_metadata=True):
+    """What to do with one live object.
+
+    ``local`` is a ``cluster.LocalObject`` (None when the object is already
+    gone: the row that deletes it will follow); ``remote`` a
+    ``providers.RemoteObject`` or None.  ``remote_has_metadata`` is False
+    when ``remote`` comes from a listing, which carries no metadata.
+    """
+    if local is None:
+        return Decision(Action.NOTHING, "gone locally; its delete row follows")
+    if not matches_criteria(mapping.get("selection_criteria"), local.headers):
+        return Decision(Action.SKIP, "not selected by selection_criteria")
+    if local.is_slo or local.is_dlo:
+        return Decision(Action.FAIL, "large objects (SLO/DLO manifests) are not synced "
+                                     "by this version of onespace")
+    if remote is None or remote.etag != local.etag or remote.size != local.size:
+        return Decision(Action.UPLOAD, "remote missing" if remote is None else "remote differs")
+    if not remote_has_metadata:
+        return Decision(Action.HEAD_REMOTE, "same data; metadata unknown")
+    if remote.content_type != local.content_type or not hdrs.metadata_equal(
+            remote.metadata, local.user_metadata):
+        return Decision(Action.POST_METADATA, "metadata differs")
+    return Decision(Action.NOTHING, "in sync")
+
+
+def listing_says_in_sync(row, remote):
+    """The verification shortcut: a listing entry with the row's data, no later POST."""
+    return (remote is not None and not row.deleted and not row.metadata_changed
+            and remote.etag == row.etag and remote.size == row.size)

@@ -1,0 +1,169 @@
+"""Act on sync decisions: the I/O half of a row's handling.
+
+``ContainerSyncer`` binds one mapping to one local container and its remote
+bucket/container.  ``handle(row, remote_hint)`` fetches what the pure
+decisions in ``sync.decide`` need, acts, and says how it went as an
+``Outcome``: the crawler uses that to advance progress or to retry later.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from onespace import naming
+from onespace.providers.base import ProviderError
+from onespace.sync.decide import Action, decide_object, decide_row
+
+LOG = logging.getLogger("onespace.sync")
+
+DONE, SKIPPED, FAILED, RETRY = "done", "skipped", "failed", "retry"
+UNKNOWN = object()  # "no listing entry was looked at": HEAD the remote
+
+
+@dataclass
+class Outcome:
+    status: str  # DONE / SKIPPED / FAILED (permanent, recorded) / RETRY (stop advancing)
+    action: Action = Action.NOTHING
+    reason: str = ""
+    bytes: int = 0
+    remote_requests: int = 0
+    error: Exception = None
+
+
+class BodyReader:
+    """A file-like ``read(n)`` over a Swift response body iterator, counting bytes."""
+
+    def __init__(self, app_iter, on_bytes=None):
+        self._iter = iter(app_iter)
+        self._source = app_iter
+        self._buf = b""
+        self._on_bytes = on_bytes
+        self.total = 0
+
+    def read(self, n=-1):
+        while n < 0 or len(self._buf) < n:
+            try:
+                chunk = next(self._iter)
+            except StopIteration:
+                break
+            self._buf += chunk
+            self.total += len(chunk)
+            if self._on_bytes:
+                self._on_bytes(len(chunk))
+        if n < 0:
+            data, self._buf = self._buf, b""
+        else:
+            data, self._buf = self._buf[:n], self._buf[n:]
+        return data
+
+    def close(self):
+        close = getattr(self._source, "close", None)
+        if close:
+            close()
+
+
+class ContainerSyncer:
+    """Sync rows of one local container (``account/container``) for one mapping."""
+
+    def __init__(self, mapping, account, container, cluster, provider, progress_tick=None):
+        self.mapping = mapping
+        self.account = account
+        self.container = container
+        self.cluster = cluster
+        self.provider = provider
+        self.tick = progress_tick or (lambda n=1: None)
+        self.is_s3 = mapping["protocol"] == "s3"
+
+    def remote_key(self, name):
+        if self.is_s3:
+            return naming.s3_key(self.account, self.container, name,
+                                 self.mapping.get("custom_prefix"))
+        return name
+
+    def listing_prefix(self):
+        if self.is_s3:
+            return naming.s3_listing_prefix(self.account, self.container,
+                                            self.mapping.get("custom_prefix"))
+        return ""
+
+    def handle(self, row, remote_hint=UNKNOWN):
+        """Bring the remote in line with ``row``; never raises."""
+        label = "%s/%s/%s" % (self.account, self.container, row.name)
+        try:
+            return self._handle(row, remote_hint)
+        except ProviderError as e:
+            if e.retriable or getattr(e, "status", None) in (401, 403):
+                return Outcome(RETRY, reason=str(e), error=e)
+            LOG.error("object %s: %s", label, e)
+            return Outcome(FAILED, reason=str(e), error=e)
+        except Exception as e:  # noqa: BLE001 - one bad object must not stop the rest
+            LOG.exception("object %s: unexpected error", label)
+            return Outcome(RETRY, reason="%s: %s" % (type(e).__name__, e), error=e)
+
+    def _handle(self, row, remote_hint):
+        key = self.remote_key(row.name)
+        problem = naming.check_remote_key(key, self.mapping["protocol"])
+        if problem:
+            LOG.error("object %s/%s/%s: %s", self.account, self.container, row.name, problem)
+            return Outcome(FAILED, Action.FAIL, problem)
+        first = decide_row(row, self.mapping)
+        requests = 0
+        if first is not None:
+            if first.action is Action.DELETE_REMOTE:
+                if remote_hint is None:  # a listing showed it absent already
+                    return Outcome(DONE, Action.NOTHING, "already absent")
+                self.provider.delete(key)
+                self.tick()
+                return Outcome(DONE, Action.DELETE_REMOTE, first.reason, remote_requests=1)
+            return Outcome(SKIPPED if first.action is Action.SKIP else DONE,
+                           first.action, first.reason)
+
+        has_meta = remote_hint is UNKNOWN
+        if remote_hint is UNKNOWN:
+            remote = self.provider.head(key)
+            requests += 1
+        else:
+            remote = remote_hint
+        local = self.cluster.head_object(self.account, self.container, row.name)
+        decision = decide_object(local, remote, self.mapping, has_meta)
+        if decision.action is Action.HEAD_REMOTE:
+            remote = self.provider.head(key)
+            requests += 1
+            decision = decide_object(local, remote, self.mapping, True)
+        return self._act(decision, key, row, local, requests)
+
+    def _act(self, decision, key, row, local, requests):
+        action = decision.action
+        if action is Action.UPLOAD:
+            sent = self._upload(key, row)
+            if sent is None:
+                return Outcome(DONE, Action.NOTHING, "gone locally", remote_requests=requests)
+            return Outcome(DONE, action, decision.reason, bytes=sent,
+                           remote_requests=requests + 1)
+        if action is Action.POST_METADATA:
+            self.provider.post_metadata(key, local.content_type, local.user_metadata)
+            self.tick()
+            return Outcome(DONE, action, decision.reason, remote_requests=requests + 1)
+        if action is Action.FAIL:
+            LOG.error("object %s/%s/%s: %s", self.account, self.container, row.name,
+                      decision.reason)
+            return Outcome(FAILED, action, decision.reason, remote_requests=requests)
+        status = SKIPPED if action is Action.SKIP else DONE
+        return Outcome(status, action, decision.reason, remote_requests=requests)
+
+    def _upload(self, key, row):
+        """Stream the local object to the remote; the bytes sent, or None if it vanished."""
+        local, body = self.cluster.get_object(self.account, self.container, row.name)
+        if local is None:
+            return None
+        reader = BodyReader(body, on_bytes=self.tick)
+        try:
+            # the local object may have changed since the HEAD: what we send is
+            # described by the GET's own headers, and checked against its ETag
+            self.provider.put(key, reader, local.size, local.etag,
+                              content_type=local.content_type,
+                              metadata=local.user_metadata)
+        finally:
+            reader.close()
+        LOG.info("uploaded %s/%s/%s -> %s (%d bytes)", self.account, self.container,
+                 row.name, key, local.size)
+        return local.size

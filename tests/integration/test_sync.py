@@ -1,0 +1,216 @@
+"""onespace-sync against the real lab: PUT, overwrite, POST, DELETE, names, errors."""
+
+import hashlib
+import json
+import os
+import re
+
+import pytest
+
+from tests.integration.conftest import run_once, write_config
+from tests.integration.remote import TARGETS, RemoteView
+
+ODD_NAMES = [
+    "plain.txt",
+    "with space and %25 and + plus",
+    "four-byte \U0001F600\U00010348 utf8",
+    "dir/sub dir/caf\u00e9.txt",
+    "100% sure?&=#",
+]
+
+
+def mapping_for(lab, target, container, bucket, **extra):
+    if target == "swift":
+        return lab.swift_mapping(container, bucket, **extra)
+    return lab.s3_mapping(container, bucket, target=target, **extra)
+
+
+def node_configs(lab, tmp_path, mappings, **settings):
+    """One config per container node of the lab (like three hosts), own status dirs."""
+    return [write_config(tmp_path / ("node%d.json" % node), lab.sync_config(
+        node, mappings, status_dir=str(tmp_path / ("status%d" % node)), **settings))
+        for node in (1, 2, 3)]
+
+
+def setup_sync(lab, tmp_path, target, unique, **extra):
+    """A local container, a remote and the nodes' configs: (conn, container, view, configs)."""
+    container, bucket = "src-" + unique, "dst-" + unique
+    conn = lab.swift_connection("test")
+    conn.put_container(container)
+    view = RemoteView(lab, target, bucket, container=container,
+                      custom_prefix=extra.get("custom_prefix"))
+    view.create()
+    configs = node_configs(lab, tmp_path, [mapping_for(lab, target, container, bucket, **extra)])
+    return conn, container, view, configs
+
+
+def sync_all_nodes(configs, expect_rc=0):
+    """One --once pass on each container node; their outputs."""
+    outputs = []
+    for path in configs:
+        rc, out = run_once(path)
+        assert expect_rc is None or rc == expect_rc, out
+        outputs.append(out)
+    return outputs
+
+
+@pytest.mark.parametrize("target, custom_prefix", [(t, None) for t in TARGETS] + [
+    (t, p) for t in ("seaweedfs", "s3api") for p in ("", "my/prefix")])
+def test_put_overwrite_post_delete(lab, tmp_path, unique, target, custom_prefix):
+    extra = {} if custom_prefix is None else {"custom_prefix": custom_prefix}
+    conn, container, view, config = setup_sync(lab, tmp_path, target, unique, **extra)
+    conn.put_object(container, "a.txt", b"first", content_type="text/x-first",
+                    headers={"X-Object-Meta-Color": "blue", "X-Object-Meta-Note": "caf\u00e9 \u2603"})
+    conn.put_object(container, "b.bin", b"\x00" * 1000)
+    sync_all_nodes(config)
+    assert view.get("a.txt") == (b"first", "text/x-first",
+                                 {"color": "blue", "note": "caf\u00e9 \u2603"})
+    assert view.get("b.bin")[0] == b"\x00" * 1000
+    if target != "swift":
+        key = view.key("a.txt")
+        if custom_prefix is None:
+            digest = int(hashlib.md5(("AUTH_test/" + container).encode()).hexdigest(), 16)
+            assert key == "%x/AUTH_test/%s/a.txt" % (digest % 16 ** 6, container)
+        else:
+            assert key == (custom_prefix + "/a.txt" if custom_prefix else "a.txt")
+        assert sorted(view.keys()) == sorted([view.key("a.txt"), view.key("b.bin")])
+
+    # overwrite, metadata-only POST, delete
+    conn.put_object(container, "a.txt", b"second version", content_type="text/x-second",
+                    headers={"X-Object-Meta-Color": "red"})
+    conn.post_object(container, "b.bin", headers={"X-Object-Meta-Tag": "posted",
+                                                  "Content-Type": "application/x-posted"})
+    sync_all_nodes(config)
+    assert view.get("a.txt") == (b"second version", "text/x-second", {"color": "red"})
+    assert view.get("b.bin")[1:] == ("application/x-posted", {"tag": "posted"})
+
+    conn.delete_object(container, "a.txt")
+    sync_all_nodes(config)
+    assert view.get("a.txt") is None
+    assert view.get("b.bin") is not None
+
+
+def test_metadata_post_does_not_reupload(lab, tmp_path, unique):
+    conn, container, view, config = setup_sync(lab, tmp_path, "seaweedfs", unique)
+    conn.put_object(container, "o", b"x" * 5000)
+    outs = sync_all_nodes(config)
+    assert sum(o.count("uploaded ") for o in outs) == 1
+    conn.post_object(container, "o", headers={"X-Object-Meta-K": "v"})
+    outs = sync_all_nodes(config)
+    joined = "".join(outs)
+    assert "uploaded " not in joined.replace("0 uploaded", "")
+    assert re.search(r"1 posted", joined), joined
+    assert view.get("o")[2] == {"k": "v"}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_odd_names(lab, tmp_path, unique, target):
+    conn, container, view, config = setup_sync(lab, tmp_path, target, unique)
+    for i, name in enumerate(ODD_NAMES):
+        conn.put_object(container, name, ("body %d" % i).encode(),
+                        headers={"X-Object-Meta-Name": "v%d" % i})
+    sync_all_nodes(config)
+    for i, name in enumerate(ODD_NAMES):
+        got = view.get(name)
+        assert got is not None, name
+        assert got[0] == ("body %d" % i).encode(), name
+
+
+def _long_name(total_bytes, part=200):
+    """A name of exactly ``total_bytes`` UTF-8 bytes, '/'-separated parts of <= ``part`` bytes."""
+    parts, size = [], 0
+    while size < total_bytes:
+        n = min(part, total_bytes - size - (1 if parts else 0))
+        parts.append("n" * n)
+        size += n + (1 if len(parts) > 1 else 0)
+    name = "/".join(parts)
+    assert len(name.encode()) == total_bytes
+    return name
+
+
+def test_long_names_swift_target(lab, tmp_path, unique):
+    conn, container, view, config = setup_sync(lab, tmp_path, "swift", unique)
+    name = "\U0001F600" + "x" * 1020  # 1024 bytes, the Swift limit
+    conn.put_object(container, name, b"long")
+    sync_all_nodes(config)
+    assert view.get(name)[0] == b"long"
+
+
+def test_long_keys_s3api(lab, tmp_path, unique):
+    """The remote key (prefix + account + container + name) may use all 1024 bytes."""
+    conn, container, view, config = setup_sync(lab, tmp_path, "s3api", unique)
+    room = 1024 - len(view.key("").encode())
+    fits, too_long = _long_name(room), _long_name(room + 1)
+    conn.put_object(container, fits, b"fits")
+    conn.put_object(container, too_long, b"too long")
+    conn.put_object(container, "zz-after", b"after")
+    out = "".join(sync_all_nodes(config, expect_rc=None))
+    assert view.get(fits)[0] == b"fits"
+    assert view.get("zz-after")[0] == b"after"
+    assert view.get(too_long) is None
+    assert "1025 bytes" in out and "1024" in out
+
+
+def test_part_too_long_for_seaweedfs_is_reported_and_does_not_block(lab, tmp_path, unique):
+    conn, container, view, config = setup_sync(lab, tmp_path, "seaweedfs", unique)
+    bad = "a/" + "p" * 300 + "/b"
+    conn.put_object(container, bad, b"bad")
+    for i in range(5):
+        conn.put_object(container, "good-%d" % i, b"good")
+    out = "".join(sync_all_nodes(config, expect_rc=None))
+    assert bad[:40] in out, out  # the error names the object
+    for i in range(5):
+        assert view.get("good-%d" % i)[0] == b"good"
+    # the row is failed on the node that owns it, and shows in its onespace-status
+    all_failed = [n for path in config for e in _status_json(path) for n in e["failed_names"]]
+    assert all_failed == [bad]
+
+
+def _status_json(config_path):
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import status_main;"
+                        " sys.exit(status_main())", "--config", config_path, "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def test_wrong_credentials_names_mapping_hides_secret(lab, tmp_path, unique):
+    secret = "sup3r-s3cret-" + unique
+    conn, container, view, config = setup_sync(lab, tmp_path, "seaweedfs", unique,
+                                               aws_secret=secret)
+    conn.put_object(container, "o", b"data")
+    rc, out = run_once(config[0])
+    assert rc == 1, out
+    assert "containers[0]" in out and container in out, out
+    assert secret not in out
+    assert view.get("o") is None
+    for root, _, files in os.walk(str(tmp_path / "status1")):
+        for f in files:
+            with open(os.path.join(root, f), errors="replace") as fh:
+                assert secret not in fh.read()
+
+
+def test_per_account_mapping_to_swift(lab, tmp_path, unique):
+    """``container: "/*"``: every container of the account, including new ones."""
+    account_conn = lab.swift_connection("admin")
+    account = "AUTH_pa" + unique
+    url = lab.proxy_url + "/v1/" + account
+    token = account_conn.get_auth()[1]
+    import swiftclient
+    local = swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=1)
+    local.put_container("first")
+    local.put_object("first", "o1", b"one")
+    identity, secret = lab.credentials("test2")
+    mapping = {"account": account, "container": "/*", "protocol": "swift",
+               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
+               "aws_bucket": "pa-%s-" % unique, "copy_after": 0}
+    config = node_configs(lab, tmp_path, [mapping])
+    sync_all_nodes(config)
+    target = lab.swift_connection("test2")
+    assert target.get_object("pa-%s-first" % unique, "o1")[1] == b"one"
+    local.put_container("second")
+    local.put_object("second", "o2", b"two")
+    sync_all_nodes(config)
+    assert target.get_object("pa-%s-second" % unique, "o2")[1] == b"two"

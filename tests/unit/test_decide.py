@@ -1,0 +1,98 @@
+"""The sync decision table: row + local + remote + mapping -> action."""
+
+import pytest
+
+from onespace.cluster import LocalObject
+from onespace.providers.base import RemoteObject
+from onespace.sync.decide import (Action, Row, decide_object, decide_row,
+                                  listing_says_in_sync, ready)
+
+ETAG = "5d41402abc4b2a76b9719d911017c592"
+OTHER = "900150983cd24fb0d6963f7d28e17f72"
+
+
+def mapping(**kw):
+    m = {"propagate_delete": True, "exclude_pattern": None, "selection_criteria": None,
+         "copy_after": 0}
+    m.update(kw)
+    return m
+
+
+def row(name="obj", deleted=False, etag=ETAG, size=5, data=100.0, change=None):
+    return Row(1, name, etag, size, deleted, data, change if change is not None else data)
+
+
+def local(etag=ETAG, size=5, ctype="text/plain", meta=None, extra=None):
+    h = {"ETag": etag, "Content-Length": str(size), "Content-Type": ctype}
+    for k, v in (meta or {}).items():
+        h["X-Object-Meta-" + k] = v
+    h.update(extra or {})
+    return LocalObject(h)
+
+
+def remote(etag=ETAG, size=5, ctype="text/plain", meta=None):
+    return RemoteObject(name="k", etag=etag, size=size, last_modified=1.0,
+                        content_type=ctype, metadata=meta or {})
+
+
+@pytest.mark.parametrize("r, m, expected", [
+    (row(deleted=True), mapping(), Action.DELETE_REMOTE),
+    (row(deleted=True), mapping(propagate_delete=False), Action.NOTHING),
+    (row(name="tmp/x"), mapping(exclude_pattern="^tmp/"), Action.SKIP),
+    (row(name="keep/x"), mapping(exclude_pattern="^tmp/"), None),
+    (row(), mapping(), None),
+])
+def test_decide_row(r, m, expected):
+    d = decide_row(r, m)
+    assert (d.action if d else None) == expected
+
+
+@pytest.mark.parametrize("loc, rem, has_meta, m, expected", [
+    (None, remote(), True, mapping(), Action.NOTHING),                    # delete row follows
+    (local(), None, True, mapping(), Action.UPLOAD),                      # new object
+    (local(), remote(etag=OTHER), True, mapping(), Action.UPLOAD),        # overwrite
+    (local(), remote(size=6), True, mapping(), Action.UPLOAD),            # size differs
+    (local(), remote(), True, mapping(), Action.NOTHING),                 # in sync
+    (local(meta={"Color": "blue"}), remote(meta={"color": "red"}), True, mapping(),
+     Action.POST_METADATA),                                               # POST
+    (local(meta={"Color": "blue"}), remote(meta={"color": "blue"}), True, mapping(),
+     Action.NOTHING),                                                     # case-insensitive keys
+    (local(ctype="image/png"), remote(), True, mapping(), Action.POST_METADATA),
+    (local(), remote(), False, mapping(), Action.HEAD_REMOTE),            # listing only
+    (local(), None, False, mapping(), Action.UPLOAD),
+    (local(meta={"Class": "gold"}), None, True,
+     mapping(selection_criteria={"x-object-meta-class": "silver"}), Action.SKIP),
+    (local(meta={"Class": "gold"}), None, True,
+     mapping(selection_criteria={"X-Object-Meta-CLASS": "gold"}), Action.UPLOAD),
+    (local(meta={"Class": "gold"}), None, True,
+     mapping(selection_criteria={"NOT": {"x-object-meta-class": "gold"}}), Action.SKIP),
+    (local(extra={"X-Static-Large-Object": "True"}), None, True, mapping(), Action.FAIL),
+    (local(extra={"X-Object-Manifest": "segs/obj"}), None, True, mapping(), Action.FAIL),
+])
+def test_decide_object(loc, rem, has_meta, m, expected):
+    assert decide_object(loc, rem, m, has_meta).action == expected
+
+
+def test_ready_honours_copy_after():
+    r = row(data=1000.0, change=1010.0)
+    assert not ready(r, 60, now=1060.0)  # 50s since the last change (a POST)
+    assert ready(r, 60, now=1070.0)
+    assert ready(r, 0, now=1010.0)
+
+
+def test_listing_shortcut():
+    assert listing_says_in_sync(row(), remote())
+    assert not listing_says_in_sync(row(), None)
+    assert not listing_says_in_sync(row(etag=OTHER), remote())
+    assert not listing_says_in_sync(row(change=200.0), remote())  # POSTed: metadata unknown
+    assert not listing_says_in_sync(row(deleted=True), remote())
+
+
+def test_row_from_broker_decodes_post_timestamps():
+    from swift.common.utils import Timestamp, encode_timestamps
+    t_data, t_meta = Timestamp(1000.0), Timestamp(1005.5)
+    item = {"ROWID": 7, "name": "o", "etag": ETAG, "size": 5, "deleted": 0,
+            "created_at": encode_timestamps(t_data, t_data, t_meta)}
+    r = Row.from_broker(item)
+    assert (r.row_id, r.data_time, r.change_time) == (7, 1000.0, 1005.5)
+    assert r.metadata_changed

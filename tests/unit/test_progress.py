@@ -1,0 +1,79 @@
+"""Progress store and crawler bookkeeping (pure parts)."""
+
+import json
+import os
+
+from onespace.crawler import Backoff, Crawler
+from onespace.status import ProgressStore, write_json_atomic
+from onespace.sync.decide import Action, Row
+from onespace.sync.worker import DONE, FAILED, RETRY, Outcome
+
+ID = "a" * 64
+
+
+def rows(*ids):
+    return [Row(i, "o%d" % i, "e", 1, False, 1.0, 1.0) for i in ids]
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    p = tmp_path / "d" / "x.json"
+    write_json_atomic(str(p), {"a": 1})
+    write_json_atomic(str(p), {"a": 2})
+    assert json.loads(p.read_text()) == {"a": 2}
+    assert os.listdir(p.parent) == ["x.json"]
+
+
+def test_progress_resets_on_new_mapping_or_db(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    doc = store.load(ID, "AUTH_a", "c \U0001F600" * 60, "db1")
+    doc["last_row"] = 42
+    store.save(doc)
+    assert store.load(ID, "AUTH_a", "c \U0001F600" * 60, "db1")["last_row"] == 42
+    assert store.load(ID, "AUTH_a", "c \U0001F600" * 60, "db2")["last_row"] == 0
+    assert store.load("b" * 64, "AUTH_a", "c \U0001F600" * 60, "db1")["last_row"] == 0
+
+
+def test_corrupt_progress_is_moved_aside(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    path = store.path(ID, "AUTH_a", "c")
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as f:
+        f.write("{not json")
+    assert store.load(ID, "AUTH_a", "c", "db")["last_row"] == 0
+    assert os.path.exists(path + ".corrupt")
+
+
+def test_forget_other_mappings(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    for ident in (ID, "b" * 64):
+        store.save(store.load(ident, "AUTH_a", "c", "db"))
+    store.forget_other_mappings([ID])
+    assert [d["mapping"] for d in store.all()] == [ID]
+
+
+def test_advance_stops_before_first_retry():
+    progress = {"last_row": 0, "failed": {}}
+    outcomes = {1: Outcome(DONE), 3: Outcome(RETRY), 4: Outcome(DONE)}
+    assert Crawler._advance(rows(1, 2, 3, 4), outcomes, progress) == (2, False)
+
+
+def test_advance_records_and_clears_failures():
+    progress = {"last_row": 0, "failed": {"o2": {"row": 2, "reason": "old"}}}
+    outcomes = {1: Outcome(FAILED, Action.FAIL, "too long"), 2: Outcome(DONE)}
+    assert Crawler._advance(rows(1, 2, 3), outcomes, progress) == (3, True)
+    assert progress["failed"] == {"o1": {"row": 1, "reason": "too long"}}
+
+
+def test_advance_first_row_retry_keeps_position():
+    progress = {"last_row": 10, "failed": {}}
+    assert Crawler._advance(rows(11, 12), {11: Outcome(RETRY)}, progress) == (10, False)
+
+
+def test_backoff_doubles_and_caps():
+    now = [0.0]
+    b = Backoff(max_delay=4, clock=lambda: now[0])
+    assert [b.failed("m") for _ in range(4)] == [1.0, 2.0, 4, 4]
+    assert b.waiting("m")
+    now[0] = 10
+    assert not b.waiting("m")
+    assert b.succeeded("m") and not b.succeeded("m")
