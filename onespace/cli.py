@@ -6,11 +6,18 @@ import sys
 DEFAULT_CONFIG = "/etc/onespace/onespace.json"
 
 
-def sync_main(argv=None):
-    """onespace-sync: propagate local Swift changes to the remote stores."""
-    # green threads for every socket (boto3, swiftclient, Swift's internal client)
+def _green():
+    """Green threads for every socket (boto3, swiftclient, Swift's internal client)."""
+    import warnings
+    # eventlet is in maintenance mode, but Swift itself is built on it
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
     eventlet.monkey_patch()
+
+
+def sync_main(argv=None):
+    """onespace-sync: propagate local Swift changes to the remote stores."""
+    _green()
     p = argparse.ArgumentParser(prog="onespace-sync", description=sync_main.__doc__)
     p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
     p.add_argument("--once", action="store_true",

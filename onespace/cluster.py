@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from swift.common import storage_policy
 from swift.common.internal_client import InternalClient
 from swift.common.ring import Ring
-from swift.common.utils import hash_path, set_swift_dir, whataremyips
+from swift.common.swob import wsgi_to_str
+from swift.common.utils import close_if_possible, hash_path, set_swift_dir, whataremyips
 from swift.container.backend import DATADIR, ContainerBroker
 
 LOG = logging.getLogger("onespace.cluster")
@@ -50,7 +51,8 @@ class LocalObject:
     """A local object's state from a HEAD: what the sync decisions need."""
 
     def __init__(self, headers):
-        self.headers = {k.lower(): v for k, v in headers.items()}
+        # swob hands out WSGI strings (UTF-8 bytes seen as latin-1)
+        self.headers = {k.lower(): wsgi_to_str(v) for k, v in headers.items()}
 
     @property
     def etag(self):
@@ -148,6 +150,7 @@ class LocalCluster:
         """A LocalObject, or None when the object is gone (404)."""
         path = self.client.make_path(account, container, obj)
         resp = self.client.make_request("HEAD", path, {}, (2, 404))
+        close_if_possible(resp.app_iter)
         if resp.status_int == 404:
             return None
         return LocalObject(resp.headers)
@@ -157,6 +160,7 @@ class LocalCluster:
         path = self.client.make_path(account, container, obj)
         resp = self.client.make_request("GET", path, dict(headers or {}), (2, 404))
         if resp.status_int == 404:
+            close_if_possible(resp.app_iter)
             return None, None
         return LocalObject(resp.headers), resp.app_iter
 
@@ -164,4 +168,5 @@ class LocalCluster:
         """Delete a local object; True when it existed."""
         path = self.client.make_path(account, container, obj)
         resp = self.client.make_request("DELETE", path, dict(headers or {}), (2, 404, 409, 412))
+        close_if_possible(resp.app_iter)
         return resp.status_int // 100 == 2

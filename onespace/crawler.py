@@ -163,7 +163,7 @@ class Crawler:
         except ProviderError as e:
             stats.retry += 1
             delay = self.backoff.failed(mapping.identity)
-            LOG.error("%s: %s; retrying in %.0fs", mapping.label, e, delay)
+            LOG.error("%s; retrying in %.0fs", e, delay)  # the error names the mapping
         except Exception:  # noqa: BLE001
             stats.retry += 1
             LOG.exception("%s: container %s/%s failed", mapping.label,
@@ -234,7 +234,7 @@ class Crawler:
             others = [r for r in rows if naming.owner_index(r.name, replicas) not in mine]
             hints = self._remote_hints(syncer, others)
             work = [(r, hints.get(r.name, UNKNOWN)) for r in others
-                    if not listing_says_in_sync(r, hints.get(r.name, UNKNOWN))]
+                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name])]
             stats.verified += len(others) - len(work)
             outcomes = self._run(syncer, work, stats)
             last, ok = self._advance(rows, outcomes, progress)

@@ -12,8 +12,9 @@ Swift's own s3api (account ``AUTH_test3``) is a second S3 implementation.
 
 Every process is started by this module, its PID written under
 ``<state>/pids``, and stopped by that PID.  Nothing is written outside the
-state directory.  Ports are ``base_port`` plus fixed offsets, so a test lab
-and the demo lab can run side by side.
+state directory.  Ports are ``base_port`` plus offsets below 50, so a test
+lab and the demo lab can run side by side (bases 18000 demo, 28000 tests,
+38000 benchmarks).
 
     python -m onespace.lab start --state DIR [--base-port N]
     python -m onespace.lab stop --state DIR
@@ -286,6 +287,11 @@ class Lab:
                 "-s3.port=%d" % self.s3_port, "-master.port=%d" % (b + 3),
                 "-volume.port=%d" % (b + 4), "-filer.port=%d" % (b + 5),
                 "-admin.port=%d" % (b + 6), "-webdav=false", "-admin.ui=false",
+                # gRPC ports default to http + 10000, which would reach into
+                # another lab's range: keep them inside this lab's block
+                "-s3.port.grpc=%d" % (b + 42), "-master.port.grpc=%d" % (b + 43),
+                "-volume.port.grpc=%d" % (b + 44), "-filer.port.grpc=%d" % (b + 45),
+                "-admin.port.grpc=%d" % (b + 46),
                 "-s3.port.iceberg=0", "-master.telemetry=false"],
                self.s3_endpoint + "/status")
         for node in NODES:

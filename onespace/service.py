@@ -26,6 +26,7 @@ import sys
 import time
 
 import eventlet
+import eventlet.event
 
 from onespace.config import ConfigError, load
 
@@ -166,11 +167,13 @@ class Service:
     def _one_pass(self):
         """Run a pass in a green thread, feeding the watchdog while it moves."""
         started = time.time()
+        finished = eventlet.event.Event()
         gt = eventlet.spawn(self.worker.run_pass)
+        gt.link(lambda _: finished.send())
         seen = self.worker.progress_ticks
         stop_deadline = None
-        while not gt.dead:
-            eventlet.sleep(TICK)
+        while not finished.ready():
+            finished.wait(TICK)
             ticks = self.worker.progress_ticks
             if ticks != seen:
                 seen = ticks

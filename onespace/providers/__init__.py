@@ -1,0 +1,34 @@
+"""Remote stores: :func:`make_provider` picks the backend of a mapping.
+
+See :mod:`onespace.providers.base` for the interface every backend offers.
+"""
+
+from onespace.providers.base import (AuthFailed, IntegrityError, NotFound, Provider,
+                                     ProviderError, RemoteObject, RemoteUnavailable)
+from onespace.providers.s3 import S3Provider
+from onespace.providers.swift import SwiftProvider
+
+__all__ = ["make_provider", "Provider", "RemoteObject", "ProviderError", "NotFound",
+           "RemoteUnavailable", "AuthFailed", "IntegrityError"]
+
+
+def _default_label(settings):
+    return "%s/%s -> %s %s" % (settings.get("account"), settings.get("container"),
+                               settings.get("protocol", "s3"), settings.get("aws_bucket"))
+
+
+def make_provider(mapping_like, bucket=None, pool_size=10, label=None):
+    """A Provider for a 1space-style mapping (``containers[]`` or
+    ``migrations[]`` entry): ``protocol`` "s3" (the default, as in 1space)
+    or "swift".  ``bucket`` replaces ``aws_bucket`` (a per-account Swift
+    mapping writes to ``<aws_bucket><container>``); ``label`` names the
+    mapping in every error (default: the mapping's own ``label``)."""
+    settings = dict(mapping_like)
+    label = label or getattr(mapping_like, "label", None) or _default_label(settings)
+    bucket = settings.get("aws_bucket") if bucket is None else bucket
+    protocol = settings.get("protocol", "s3")
+    if protocol == "s3":
+        return S3Provider(settings, bucket, pool_size, label)
+    if protocol == "swift":
+        return SwiftProvider(settings, bucket, pool_size, label)
+    raise ValueError("%s: unknown protocol %r (expected 's3' or 'swift')" % (label, protocol))

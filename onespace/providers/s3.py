@@ -1,0 +1,295 @@
+"""S3 remotes through boto3: AWS, Google Cloud Storage (interoperability
+mode) and S3-compatible stores (Swift's s3api, SeaweedFS, ...).
+
+Choices worth knowing:
+
+* Bodies are streamed, never held in memory, and never rewound: payload
+  signing is off (``UNSIGNED-PAYLOAD``; otherwise botocore reads the body
+  once to SHA256 it over plain http) and integrity comes from
+  ``Content-MD5``, which the server checks before storing, and from the
+  returned ETag.  A streamed upload cannot be retried by botocore: that
+  surfaces as a retriable RemoteUnavailable for onespace to retry.
+* botocore's flexible checksums only when an operation requires them:
+  the default (CRC32 trailers, aws-chunked encoding) is refused by several
+  S3 implementations.
+* botocore retries once at most: onespace retries whole rows, with backoff.
+* GCS (endpoint ``https://storage.googleapis.com``) takes HMAC keys with
+  SigV4 and path-style addressing; it needs the two points above (no
+  chunked/trailer uploads) and, like 1space did, no ``encoding-type=url``
+  in listings.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError, IncompleteReadError, UnseekableStreamError
+from botocore.handlers import set_list_objects_encoding_type_url
+
+from onespace.headers import from_s3_metadata, to_s3_metadata
+from onespace.providers.base import (
+    CHUNK_SIZE, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
+    ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
+    total_size, unquote_etag)
+
+GOOGLE_ENDPOINT = "https://storage.googleapis.com"
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+MAX_ATTEMPTS = 2  # in all, the first one included
+
+# Error codes whose HTTP status alone would classify them wrongly.
+AUTH_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
+                        "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"})
+RETRY_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError",
+                         "ServiceUnavailable", "Throttling"})
+NETWORK_ERRORS = (HTTPClientError, BotoConnectionError, IncompleteReadError)
+
+# Headers a metadata update must carry over: a REPLACE copy drops them.
+KEPT_ON_POST = ("cache-control", "content-disposition", "content-encoding",
+                "content-language", "expires")
+
+# Per-call raw headers travel as this pseudo-parameter (see _register_raw_headers).
+RAW_HEADERS_PARAM = "OnespaceRawHeaders"
+
+
+def s3_error_class(status, code):
+    """Exception class for an S3 error response (status + error code)."""
+    if code == "BadDigest":
+        return IntegrityError
+    if code in AUTH_CODES:
+        return AuthFailed
+    if code in ("NoSuchKey", "NoSuchBucket"):
+        return NotFound
+    if code in RETRY_CODES:
+        return RemoteUnavailable
+    return error_class(status)
+
+
+def client_config(endpoint, region, pool_size):
+    """The botocore Config; see the module docstring for the why."""
+    aws = not endpoint or endpoint.rstrip("/").endswith(".amazonaws.com")
+    return Config(
+        region_name=region,
+        signature_version="s3v4",
+        s3={"addressing_style": "auto" if aws else "path",
+            "payload_signing_enabled": False},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        max_pool_connections=pool_size,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+    )
+
+
+def _stash_raw_headers(params, context, **kwargs):
+    headers = params.pop(RAW_HEADERS_PARAM, None)
+    if headers:
+        context[RAW_HEADERS_PARAM] = headers
+
+
+def _add_raw_headers(params, context, **kwargs):
+    headers = params["headers"]
+    for name, value in context.get(RAW_HEADERS_PARAM, {}).items():
+        for same in [h for h in headers if h.lower() == name.lower()]:
+            del headers[same]
+        headers[name] = value
+
+
+def _register_raw_headers(client):
+    """Let any call carry extra raw HTTP headers: botocore has no per-call
+    header argument, so they ride in a pseudo-parameter that is moved into
+    the request context before validation and added before signing."""
+    client.meta.events.register("before-parameter-build.s3", _stash_raw_headers)
+    client.meta.events.register("before-call.s3", _add_raw_headers)
+
+
+def make_client(settings, pool_size):
+    endpoint = settings.get("aws_endpoint") or None
+    region = settings.get("aws_region") or "us-east-1"
+    session = boto3.session.Session(
+        aws_access_key_id=settings.get("aws_identity"),
+        aws_secret_access_key=settings.get("aws_secret"),
+        region_name=region)
+    client = session.client("s3", endpoint_url=endpoint,
+                            config=client_config(endpoint, region, pool_size))
+    _register_raw_headers(client)
+    if endpoint and endpoint.rstrip("/") == GOOGLE_ENDPOINT:
+        client.meta.events.unregister("before-parameter-build.s3.ListObjectsV2",
+                                      set_list_objects_encoding_type_url)
+    return client
+
+
+class S3Provider(Provider):
+    protocol = "s3"
+
+    def __init__(self, settings, bucket, pool_size=10, label="s3"):
+        region = settings.get("aws_region") or "us-east-1"
+        super().__init__(label, bucket, settings.get("aws_endpoint") or "AWS S3 " + region,
+                         secret=settings.get("aws_secret"))
+        self.region = region
+        self.client = make_client(settings, pool_size)
+
+    # ---- errors --------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self, op, key=None):
+        """Turn whatever boto raises into a ProviderError about ``op``."""
+        try:
+            yield
+        except ClientError as e:
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = e.response.get("Error", {}).get("Code", "")
+            if code == str(status):  # HEAD errors have no body: '404' -> 'Not Found'
+                code = e.response["Error"].get("Message") or code
+            raise self.error(s3_error_class(status, code), op, key, status=status,
+                             reason=code) from e
+        except UnseekableStreamError as e:
+            raise self.error(RemoteUnavailable, op, key,
+                             reason="upload interrupted; the stream cannot be rewound "
+                                    "to retry it here") from e
+        except NETWORK_ERRORS as e:
+            raise self.error(RemoteUnavailable, op, key, reason=str(e)) from e
+        except BotoCoreError as e:
+            raise self.error(ProviderError, op, key, reason=str(e), retriable=False) from e
+
+    # ---- objects -------------------------------------------------------
+    def _object(self, key, resp):
+        headers = {k.lower(): v for k, v in resp["ResponseMetadata"]["HTTPHeaders"].items()}
+        user, internal = split_internal(resp.get("Metadata", {}))
+        metadata = {name[len("x-object-meta-"):].lower(): value
+                    for name, value in from_s3_metadata(user).items()}
+        modified = resp.get("LastModified")
+        return RemoteObject(
+            name=key, etag=unquote_etag(resp.get("ETag")), size=total_size(headers),
+            last_modified=modified.timestamp() if modified else None,
+            content_type=resp.get("ContentType"), metadata=metadata,
+            internal=internal, headers=headers)
+
+    def check_access(self, create=False):
+        """A one-key listing rather than HEAD bucket (same permission): its
+        error body names the cause, e.g. InvalidAccessKeyId or NoSuchBucket."""
+        try:
+            with self._errors("check_access"):
+                self.client.list_objects_v2(Bucket=self.bucket, MaxKeys=1)
+        except NotFound:
+            if not create:
+                raise
+            self._create_bucket()
+
+    def _create_bucket(self):
+        params = {"Bucket": self.bucket}
+        if self.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        with self._errors("create bucket"):
+            self.client.create_bucket(**params)
+
+    def head(self, key):
+        try:
+            with self._errors("head", key):
+                return self._object(key, self.client.head_object(Bucket=self.bucket, Key=key))
+        except NotFound:
+            return None
+
+    def get(self, key, byte_range=None):
+        params = {"Bucket": self.bucket, "Key": key}
+        if byte_range:
+            params["Range"] = "bytes=%d-%d" % tuple(byte_range)
+        with self._errors("get", key):
+            resp = self.client.get_object(**params)
+        stream = resp["Body"]
+        return self._object(key, resp), Body(self._chunks(stream, key), stream.close)
+
+    def _chunks(self, stream, key):
+        with self._errors("get", key):
+            yield from stream.iter_chunks(CHUNK_SIZE)
+
+    def put(self, key, body, size, md5_hex, content_type=None, metadata=None,
+            internal=None, headers=None):
+        params = {
+            "Bucket": self.bucket, "Key": key, "Body": body, "ContentLength": size,
+            "ContentMD5": base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii"),
+            "Metadata": to_s3_metadata(metadata or {}, internal),
+        }
+        if content_type:
+            params["ContentType"] = content_type
+        if headers:
+            params[RAW_HEADERS_PARAM] = dict(headers)
+        with self._errors("put", key):
+            etag = unquote_etag(self.client.put_object(**params).get("ETag"))
+        if etag != md5_hex.lower():
+            self._discard(key)
+            raise self.error(IntegrityError, "put", key,
+                             reason="stored ETag %s, sent MD5 %s" % (etag, md5_hex))
+        return etag
+
+    def _discard(self, key):
+        """Remove an object we just stored wrongly (best effort: the caller
+        reports the integrity error either way)."""
+        with contextlib.suppress(ProviderError), self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
+        """A copy onto itself with ``MetadataDirective=REPLACE``: the data
+        stays on the server.  One HEAD first, to carry over what REPLACE
+        would drop (internal fields unless given, Content-Encoding, ...).
+        S3 copies at most 5 GB this way."""
+        current = self.head(key)
+        if current is None:
+            raise self.error(NotFound, "post_metadata", key, status=404, reason="NoSuchKey")
+        raw = {name: current.headers[name] for name in KEPT_ON_POST if name in current.headers}
+        raw.update({name.lower(): value for name, value in (headers or {}).items()})
+        params = {
+            "Bucket": self.bucket, "Key": key,
+            "CopySource": {"Bucket": self.bucket, "Key": key},
+            "MetadataDirective": "REPLACE",
+            "Metadata": to_s3_metadata(metadata or {},
+                                       current.internal if internal is None else internal),
+        }
+        if content_type or current.content_type:
+            params["ContentType"] = content_type or current.content_type
+        if raw:
+            params[RAW_HEADERS_PARAM] = raw
+        with self._errors("post_metadata", key):
+            self.client.copy_object(**params)
+
+    def delete(self, key):
+        """HEAD, then DELETE if present: S3 answers 204 to a DELETE of a
+        missing key, so the HEAD is the only way to tell (one extra cheap
+        request; nothing is sent when the key is absent)."""
+        if self.head(key) is None:
+            return False
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        return True
+
+    def list(self, prefix="", marker="", delimiter=None, limit=1000, end_marker=None):
+        """ListObjectsV2 with ``StartAfter=marker``; S3 has no end marker,
+        so the page is cut at ``end_marker`` here."""
+        params = {"Bucket": self.bucket, "MaxKeys": limit, "Prefix": prefix}
+        if marker:
+            params["StartAfter"] = marker
+        if delimiter:
+            params["Delimiter"] = delimiter
+        with self._errors("list", prefix or None):
+            resp = self.client.list_objects_v2(**params)
+        entries = [RemoteObject(name=o["Key"], etag=unquote_etag(o.get("ETag")),
+                                size=o.get("Size"),
+                                last_modified=o["LastModified"].timestamp())
+                   for o in resp.get("Contents", [])]
+        entries += [RemoteObject(name=p["Prefix"], is_prefix=True)
+                    for p in resp.get("CommonPrefixes", [])]
+        entries.sort(key=lambda e: e.name)
+        truncated = resp.get("IsTruncated", False)
+        if end_marker is not None:
+            kept = [e for e in entries if e.name < end_marker]
+            truncated = truncated and len(kept) == len(entries)
+            entries = kept
+        return Listing(entries, truncated)
+
+    def close(self):
+        self.client.close()

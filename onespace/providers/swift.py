@@ -1,0 +1,325 @@
+"""Swift remotes through python-swiftclient (tempauth v1, keystone v2/v3).
+
+A ``swiftclient.Connection`` holds one HTTP connection and is not safe for
+concurrent use, so a provider keeps a pool of them, made lazily, that share
+one token: the first connection authenticates, the others start from its
+storage URL and token, and whichever meets a 401 re-authenticates and
+publishes the new token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import queue
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+import swiftclient
+from swiftclient import ClientException
+from swiftclient import client as swiftclient_module
+
+from onespace.headers import SWIFT_META_PREFIX
+from onespace.providers.base import (
+    CHUNK_SIZE, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
+    ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
+    total_size, unquote_etag)
+
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+# swiftclient's own retries (it still re-authenticates on a 401): none, so
+# that every error is the server's own; onespace retries rows, with backoff.
+# Its retries could not help streamed uploads anyway: they cannot be rewound.
+RETRIES = 0
+
+# Object headers a Swift POST replaces with whatever the POST carries, so a
+# metadata update must send them again or they are lost (X-Delete-At!).
+KEPT_ON_POST = ("x-delete-at", "x-object-manifest", "cache-control",
+                "content-disposition", "content-encoding", "content-language",
+                "expires")
+
+# swiftclient logs up to 16 characters of X-Auth-Key and tokens at DEBUG
+# level; a log line must never hold any part of a secret.
+swiftclient_module.logger_settings["reveal_sensitive_prefix"] = 0
+
+
+def connection_kwargs(settings):
+    """``swiftclient.Connection`` arguments for a 1space mapping.
+
+    tempauth (v1) when ``auth_type`` is absent; keystone v2 takes
+    ``tenant_name``; keystone v3 takes the project and domain names, with
+    ``domain_name`` as the default for both the user's and the project's
+    domain (swiftclient only scopes tokens to projects).
+    """
+    kwargs = {"authurl": settings["aws_endpoint"], "user": settings["aws_identity"],
+              "key": settings["aws_secret"], "retries": RETRIES, "os_options": {},
+              "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
+    auth_type = settings.get("auth_type")
+    if auth_type == "keystone_v2":
+        kwargs["auth_version"] = "2"
+        kwargs["tenant_name"] = settings.get("tenant_name")
+    elif auth_type == "keystone_v3":
+        kwargs["auth_version"] = "3"
+        domain = settings.get("domain_name")
+        options = {"project_name": settings.get("project_name"),
+                   "project_domain_name": settings.get("project_domain_name") or domain,
+                   "user_domain_name": settings.get("user_domain_name") or domain}
+        kwargs["os_options"] = {k: v for k, v in options.items() if v}
+    if auth_type:
+        kwargs["timeout"] = READ_TIMEOUT  # keystoneclient takes a number, not a pair
+    return kwargs
+
+
+def account_url(storage_url, account):
+    """The storage URL of another account on the same cluster (a reseller
+    admin acting on ``account``): only the last path segment changes."""
+    parts = urlsplit(storage_url)
+    base = parts.path.rstrip("/").rsplit("/", 1)[0]
+    return urlunsplit((parts.scheme, parts.netloc, base + "/" + quote(account), "", ""))
+
+
+def swift_error(exc):
+    """(exception class, status, reason) for what swiftclient raised."""
+    if isinstance(exc, ClientException):
+        status = exc.http_status
+        if status is None:  # raised before any response, e.g. by keystone
+            if exc.msg.startswith(("Unauthorized", "Authorization Failure")):
+                return AuthFailed, None, exc.msg
+            return ProviderError, None, exc.msg
+        body = exc.http_response_content or b""
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        body = " ".join(re.sub(r"<[^>]*>", " ", body).split())[:200]  # Swift's are HTML
+        reason = exc.http_reason or ""
+        if body.startswith(reason):  # the body often repeats the reason
+            reason = body or reason
+        else:
+            reason = (reason + " " + body).strip()
+        cls = IntegrityError if status == 422 else error_class(status)
+        return cls, status, reason
+    return RemoteUnavailable, None, "%s: %s" % (type(exc).__name__, exc)
+
+
+def _raw_headers(conn):
+    """The last response's headers, lowercased, values as sent.  swiftclient
+    URL-unquotes the headers it returns ('a%41' comes back 'aA'), which
+    would make metadata look changed on every comparison."""
+    return {k.lower(): v for k, v in conn.http_conn[1].resp.getheaders()}
+
+
+def _timestamp(headers):
+    if headers.get("x-timestamp"):
+        return float(headers["x-timestamp"])
+    if headers.get("last-modified"):
+        parsed = datetime.datetime.strptime(headers["last-modified"],
+                                            "%a, %d %b %Y %H:%M:%S GMT")
+        return parsed.replace(tzinfo=datetime.timezone.utc).timestamp()
+    return None
+
+
+def _listing_time(value):
+    return datetime.datetime.fromisoformat(value).replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+class ConnectionPool:
+    """Up to ``size`` swiftclient Connections, made on demand, one token."""
+
+    def __init__(self, kwargs, size, remote_account=None):
+        self._kwargs = kwargs
+        self._remote_account = remote_account
+        self._auth = None  # (storage URL, token) shared by every connection
+        self._idle = queue.LifoQueue()  # reuse warm connections before making more
+        for _ in range(size):
+            self._idle.put(None)  # a slot; its connection is made when first needed
+
+    def _new_connection(self):
+        if self._auth:
+            url, token = self._auth
+            return swiftclient.Connection(preauthurl=url, preauthtoken=token, **self._kwargs)
+        conn = swiftclient.Connection(**self._kwargs)
+        url, token = conn.get_auth()
+        if self._remote_account:
+            url = account_url(url, self._remote_account)
+        # kept in os_options, the URL survives swiftclient's re-auth on 401
+        conn.url = conn.os_options["object_storage_url"] = url
+        self._auth = (url, token)
+        return conn
+
+    def acquire(self):
+        conn = self._idle.get()
+        try:
+            if conn is None:
+                conn = self._new_connection()
+            conn.url, conn.token = self._auth
+        except BaseException:
+            self._idle.put(conn)
+            raise
+        conn.issued_token = conn.token
+        return conn
+
+    def release(self, conn):
+        if conn.token and conn.token != conn.issued_token:
+            self._auth = (conn.url, conn.token)  # it re-authenticated: share the news
+        self._idle.put(conn)
+
+    def close(self):
+        """Close the idle connections' sockets (reopened when used again)."""
+        held = []
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if conn is not None:
+                conn.close()
+            held.append(conn)
+        for conn in held:
+            self._idle.put(conn)
+
+
+class SwiftProvider(Provider):
+    protocol = "swift"
+
+    def __init__(self, settings, bucket, pool_size=10, label="swift"):
+        super().__init__(label, bucket, settings.get("aws_endpoint"),
+                         secret=settings.get("aws_secret"))
+        self.storage_policy = settings.get("storage_policy")
+        self._pool = ConnectionPool(connection_kwargs(settings), pool_size,
+                                    settings.get("remote_account"))
+
+    # ---- plumbing ------------------------------------------------------
+    @contextlib.contextmanager
+    def _errors(self, op, key=None):
+        """Turn whatever swiftclient/requests raise into a ProviderError."""
+        try:
+            yield
+        except (ClientException, requests.RequestException, OSError) as e:
+            cls, status, reason = swift_error(e)
+            raise self.error(cls, op, key, status=status, reason=reason) from e
+
+    @contextlib.contextmanager
+    def _connection(self, op, key=None):
+        with self._errors(op, key):
+            conn = self._pool.acquire()
+            try:
+                yield conn
+            finally:
+                self._pool.release(conn)
+
+    def _object(self, key, headers):
+        user, internal = split_internal({
+            name[len(SWIFT_META_PREFIX):]: value for name, value in headers.items()
+            if name.startswith(SWIFT_META_PREFIX)})
+        return RemoteObject(
+            name=key, etag=unquote_etag(headers.get("etag")), size=total_size(headers),
+            last_modified=_timestamp(headers), content_type=headers.get("content-type"),
+            metadata=user, internal=internal, headers=headers)
+
+    @staticmethod
+    def _meta_headers(metadata, internal):
+        """User metadata and internal fields both as X-Object-Meta-*, as
+        1space did (e.g. X-Object-Meta-Swift-Slo-Etag)."""
+        fields = dict(metadata or {})
+        fields.update(internal or {})
+        return {"X-Object-Meta-" + name: value for name, value in fields.items()}
+
+    # ---- the interface -------------------------------------------------
+    def check_access(self, create=False):
+        try:
+            with self._connection("check_access") as conn:
+                conn.head_container(self.bucket)
+        except NotFound:
+            if not create:
+                raise
+            headers = {"X-Storage-Policy": self.storage_policy} if self.storage_policy else {}
+            with self._connection("create container") as conn:
+                conn.put_container(self.bucket, headers=headers)
+
+    def head(self, key):
+        try:
+            with self._connection("head", key) as conn:
+                conn.head_object(self.bucket, key)
+                return self._object(key, _raw_headers(conn))
+        except NotFound:
+            return None
+
+    def get(self, key, byte_range=None):
+        """Streams with ``resp_chunk_size``; the connection stays out of the
+        pool until the body is closed or read to the end."""
+        headers = {"Range": "bytes=%d-%d" % tuple(byte_range)} if byte_range else {}
+        with self._errors("get", key):
+            conn = self._pool.acquire()
+            try:
+                _, body = conn.get_object(self.bucket, key, resp_chunk_size=CHUNK_SIZE,
+                                          headers=headers)
+            except BaseException:
+                self._pool.release(conn)
+                raise
+        obj = self._object(key, _raw_headers(conn))
+
+        def release():
+            body.close()
+            self._pool.release(conn)
+        return obj, Body(self._chunks(body, key), release)
+
+    def _chunks(self, body, key):
+        with self._errors("get", key):
+            yield from body
+
+    def put(self, key, body, size, md5_hex, content_type=None, metadata=None,
+            internal=None, headers=None):
+        send = self._meta_headers(metadata, internal)
+        send.update(headers or {})
+        with self._connection("put", key) as conn:
+            etag = unquote_etag(conn.put_object(
+                self.bucket, key, body, content_length=size, etag=md5_hex,
+                content_type=content_type, headers=send))
+        if etag != md5_hex.lower():
+            with contextlib.suppress(ProviderError):
+                self.delete(key)
+            raise self.error(IntegrityError, "put", key,
+                             reason="stored ETag %s, sent MD5 %s" % (etag, md5_hex))
+        return etag
+
+    def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
+        """A POST replaces every POST-able header: one HEAD first carries
+        over X-Delete-At, X-Object-Manifest, Content-Encoding, ... (and the
+        internal fields unless given)."""
+        current = self.head(key)
+        if current is None:
+            raise self.error(NotFound, "post_metadata", key, status=404, reason="Not Found")
+        send = {name: current.headers[name] for name in KEPT_ON_POST
+                if name in current.headers}
+        send.update(self._meta_headers(
+            metadata, current.internal if internal is None else internal))
+        if content_type:
+            send["Content-Type"] = content_type
+        send.update(headers or {})
+        with self._connection("post_metadata", key) as conn:
+            conn.post_object(self.bucket, key, headers=send)
+
+    def delete(self, key):
+        try:
+            with self._connection("delete", key) as conn:
+                conn.delete_object(self.bucket, key)
+        except NotFound:
+            return False
+        return True
+
+    def list(self, prefix="", marker="", delimiter=None, limit=1000, end_marker=None):
+        with self._connection("list", prefix or None) as conn:
+            _, rows = conn.get_container(self.bucket, marker=marker or None, limit=limit,
+                                         prefix=prefix or None, delimiter=delimiter,
+                                         end_marker=end_marker)
+        entries = [RemoteObject(name=row["subdir"], is_prefix=True) if "subdir" in row
+                   else RemoteObject(name=row["name"], etag=unquote_etag(row.get("hash")),
+                                     size=row.get("bytes"),
+                                     last_modified=_listing_time(row["last_modified"]),
+                                     content_type=row.get("content_type"))
+                   for row in rows]
+        return Listing(entries, truncated=len(rows) >= limit)
+
+    def close(self):
+        self._pool.close()
