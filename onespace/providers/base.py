@@ -239,12 +239,16 @@ class Provider(ABC):
         """Upload ``size`` bytes from ``body`` (bytes, or anything with
         ``read(n)``; it is streamed, never rewound) and return the ETag.
         The server checks the data against ``md5_hex``; a mismatch raises
-        IntegrityError and leaves no object behind."""
+        IntegrityError and leaves no new object behind.  ``metadata`` is
+        user metadata ``{name: str}``, ``internal`` onespace's own fields
+        (e.g. ``swift-slo-etag``), ``headers`` extra raw HTTP headers (e.g.
+        X-Delete-At for Swift)."""
 
     @abstractmethod
     def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
         """Replace user metadata and content type without sending the data
-        again.  ``internal=None`` keeps the remote's internal fields."""
+        again; everything else about the object stays as it was (its
+        internal fields too, unless ``internal`` is given)."""
 
     @abstractmethod
     def delete(self, key):

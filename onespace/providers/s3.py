@@ -7,8 +7,8 @@ Choices worth knowing:
   signing is off (``UNSIGNED-PAYLOAD``; otherwise botocore reads the body
   once to SHA256 it over plain http) and integrity comes from
   ``Content-MD5``, which the server checks before storing, and from the
-  returned ETag.  A streamed upload cannot be retried by botocore: that
-  surfaces as a retriable RemoteUnavailable for onespace to retry.
+  returned ETag.  botocore cannot retry a forward-only body, so it does not
+  try: the server's own error reaches onespace, which retries the row.
 * botocore's flexible checksums only when an operation requires them:
   the default (CRC32 trailers, aws-chunked encoding) is refused by several
   S3 implementations.
@@ -47,7 +47,8 @@ AUTH_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDe
                         "InvalidToken", "ExpiredToken", "AuthorizationHeaderMalformed"})
 RETRY_CODES = frozenset({"RequestTimeout", "SlowDown", "InternalError",
                          "ServiceUnavailable", "Throttling"})
-NETWORK_ERRORS = (HTTPClientError, BotoConnectionError, IncompleteReadError)
+NETWORK_ERRORS = (HTTPClientError, BotoConnectionError, IncompleteReadError,
+                  UnseekableStreamError)
 
 # Headers a metadata update must carry over: a REPLACE copy drops them.
 KEPT_ON_POST = ("cache-control", "content-disposition", "content-encoding",
@@ -109,6 +110,16 @@ def _register_raw_headers(client):
     client.meta.events.register("before-call.s3", _add_raw_headers)
 
 
+def _no_retry_of_streams(request_dict, **kwargs):
+    """Veto botocore's retry of a forward-only upload: it would fail to
+    rewind the body and replace the server's error with its own."""
+    body = request_dict.get("body")
+    if body is not None and not isinstance(body, (bytes, bytearray)) \
+            and not hasattr(body, "seek"):
+        return False  # a non-None answer that means "do not retry"
+    return None
+
+
 def make_client(settings, pool_size):
     endpoint = settings.get("aws_endpoint") or None
     region = settings.get("aws_region") or "us-east-1"
@@ -119,6 +130,8 @@ def make_client(settings, pool_size):
     client = session.client("s3", endpoint_url=endpoint,
                             config=client_config(endpoint, region, pool_size))
     _register_raw_headers(client)
+    for operation in ("PutObject", "UploadPart"):  # before the generic retry handler
+        client.meta.events.register("needs-retry.s3." + operation, _no_retry_of_streams)
     if endpoint and endpoint.rstrip("/") == GOOGLE_ENDPOINT:
         client.meta.events.unregister("before-parameter-build.s3.ListObjectsV2",
                                       set_list_objects_encoding_type_url)
@@ -148,10 +161,6 @@ class S3Provider(Provider):
                 code = e.response["Error"].get("Message") or code
             raise self.error(s3_error_class(status, code), op, key, status=status,
                              reason=code) from e
-        except UnseekableStreamError as e:
-            raise self.error(RemoteUnavailable, op, key,
-                             reason="upload interrupted; the stream cannot be rewound "
-                                    "to retry it here") from e
         except NETWORK_ERRORS as e:
             raise self.error(RemoteUnavailable, op, key, reason=str(e)) from e
         except BotoCoreError as e:
