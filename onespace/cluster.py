@@ -10,7 +10,7 @@ import logging
 import os
 from dataclasses import dataclass
 
-from swift.common import storage_policy
+from swift.common import constraints, storage_policy
 from swift.common.internal_client import InternalClient
 from swift.common.ring import Ring
 from swift.common.swob import wsgi_to_str
@@ -93,6 +93,7 @@ class LocalCluster:
         # without this it would look in /etc/swift and compute wrong paths.
         set_swift_dir(swift_dir)
         storage_policy.reload_storage_policies()
+        constraints.reload_constraints()
         self.swift_dir = swift_dir
         self.devices = devices
         self.ring = Ring(swift_dir, ring_name="container")

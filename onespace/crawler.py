@@ -332,15 +332,16 @@ class Crawler:
         return last, True
 
     def _retry_failed(self, broker, syncer, progress, stats):
-        names = list(progress["failed"])
-        items = {i["name"]: i for i in broker.get_objects(names) } if hasattr(broker, "get_objects") else {}
-        for name in names:
-            item = items.get(name)
-            if item is None:
+        """Give rows that failed for good another try (after a restart or reload:
+        the operator may have fixed the cause)."""
+        for name in list(progress["failed"]):
+            item = _current_row(broker, name)
+            if item is None:  # the row is gone (reclaimed): nothing to retry
+                progress["failed"].pop(name, None)
                 continue
             outcome = syncer.handle(Row.from_broker(item))
             stats.add(outcome)
-            if outcome.status != FAILED and outcome.status != RETRY:
+            if outcome.status not in (FAILED, RETRY):
                 progress["failed"].pop(name, None)
 
     def _backoff(self, mapping, outcomes):
@@ -348,3 +349,13 @@ class Crawler:
         delay = self.backoff.failed(mapping.identity)
         reason = errors[0].reason if errors else "stopped"
         LOG.warning("%s: %s; retrying in %.0fs", mapping.label, reason, delay)
+
+
+def _current_row(broker, name):
+    """The database row of ``name`` now (an overwrite replaces the old row)."""
+    from swift.common.db import dict_factory
+    with broker.get() as conn:
+        curs = conn.execute("SELECT * FROM object WHERE name = ?", (name,))
+        curs.row_factory = dict_factory
+        rows = list(curs)
+    return rows[0] if rows else None

@@ -292,21 +292,62 @@ class Lab:
                 "-s3.port.grpc=%d" % (b + 42), "-master.port.grpc=%d" % (b + 43),
                 "-volume.port.grpc=%d" % (b + 44), "-filer.port.grpc=%d" % (b + 45),
                 "-admin.port.grpc=%d" % (b + 46),
+                # every bucket takes volumes of its own: size the limit to the
+                # disk instead of the small default, or tests run out of buckets
+                "-volume.max=2000", "-master.volumeSizeLimitMB=64",
                 "-s3.port.iceberg=0", "-master.telemetry=false"],
                self.s3_endpoint + "/status")
         for node in NODES:
             for kind in ("account", "container", "object"):
                 conf = os.path.join(self.etc, "%s-server" % kind, "%d.conf" % node)
-                yield ("%s-%d" % (kind, node), [_bin("swift-%s-server" % kind), conf, "-v"],
+                yield ("%s-%d" % (kind, node), self._swift_server(kind, conf),
                        "http://127.0.0.1:%d/healthcheck" % self.node_port(node, kind))
-        yield ("proxy", [_bin("swift-proxy-server"),
-                         os.path.join(self.etc, "proxy-server.conf"), "-v"],
+        yield ("proxy", self._swift_server("proxy", os.path.join(self.etc, "proxy-server.conf")),
                self.proxy_url + "/healthcheck")
+
+    def _swift_server(self, kind, conf):
+        """argv of a Swift server that reads *this* lab's swift.conf.
+
+        Swift's servers take the hash prefix from ``swift_dir`` but storage
+        policies and constraints from /etc/swift/swift.conf; reload both from
+        the lab's own file before the server's ``main`` runs.
+        """
+        module = {"object": "swift.obj.server"}.get(kind, "swift.%s.server" % kind)
+        code = ("import sys; from swift.common import utils, storage_policy, constraints; "
+                "utils.set_swift_dir(%r); storage_policy.reload_storage_policies(); "
+                "constraints.reload_constraints(); from %s import main; "
+                "sys.argv[0] = 'swift-%s-server'; sys.exit(main())" % (self.etc, module, kind))
+        return [sys.executable, "-c", code, conf, "-v"]
+
+    def _ports(self, name):
+        b = self.base
+        if name == "memcached":
+            return [self.memcached_port]
+        if name == "seaweedfs":
+            return [self.s3_port] + list(range(b + 3, b + 7)) + list(range(b + 42, b + 47))
+        if name == "proxy":
+            return [self.proxy_port]
+        kind, node = name.split("-")
+        return [self.node_port(int(node), kind)]
+
+    def _check_ports_free(self, name):
+        import socket
+        for port in self._ports(name):
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    raise LabError("cannot start lab server %s: port %d is in use by another "
+                                   "process (choose another base port)" % (name, port))
 
     def start(self, timeout=90):
         """Start whatever is not running yet and wait until every server answers."""
         self.configure()
         servers = list(self._servers())
+        for name, _, _ in servers:
+            if not self.pid(name):
+                self._check_ports_free(name)
         for name, argv, _ in servers:
             self._spawn(name, argv)
         deadline = time.time() + timeout

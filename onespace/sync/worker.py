@@ -30,29 +30,41 @@ class Outcome:
 
 
 class BodyReader:
-    """A file-like ``read(n)`` over a Swift response body iterator, counting bytes."""
+    """A file-like ``read(n)`` over a Swift response body iterator.
+
+    Keeps one pending chunk and an offset into it, so each byte is copied
+    once however small the reads are.  ``on_bytes`` is told about progress.
+    """
 
     def __init__(self, app_iter, on_bytes=None):
         self._iter = iter(app_iter)
         self._source = app_iter
-        self._buf = b""
+        self._chunk = b""
+        self._pos = 0
         self._on_bytes = on_bytes
         self.total = 0
 
+    def _fill(self):
+        for chunk in self._iter:
+            if chunk:
+                self._chunk, self._pos = chunk, 0
+                self.total += len(chunk)
+                if self._on_bytes:
+                    self._on_bytes(len(chunk))
+                return True
+        return False
+
     def read(self, n=-1):
-        while n < 0 or len(self._buf) < n:
-            try:
-                chunk = next(self._iter)
-            except StopIteration:
-                break
-            self._buf += chunk
-            self.total += len(chunk)
-            if self._on_bytes:
-                self._on_bytes(len(chunk))
-        if n < 0:
-            data, self._buf = self._buf, b""
-        else:
-            data, self._buf = self._buf[:n], self._buf[n:]
+        if n is None or n < 0:
+            parts = [self._chunk[self._pos:]]
+            while self._fill():
+                parts.append(self._chunk)
+            self._chunk, self._pos = b"", 0
+            return b"".join(parts)
+        if self._pos >= len(self._chunk) and not self._fill():
+            return b""
+        data = self._chunk[self._pos:self._pos + n]
+        self._pos += len(data)
         return data
 
     def close(self):

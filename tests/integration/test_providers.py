@@ -17,24 +17,12 @@ import pytest
 from botocore.exceptions import ClientError
 from swiftclient import ClientException
 
-from onespace.lab import Lab
 from onespace.providers import (AuthFailed, IntegrityError, NotFound, ProviderError,
                                 RemoteUnavailable, make_provider)
 
 TARGETS = ("seaweedfs", "s3api", "swift")
 CLOSED_PORT = 19099  # inside the lab's range, nothing listens there
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def lab():
-    """The lab for this module; a lab that cannot start fails the tests."""
-    lab = Lab("/tmp/lab-providers", base_port=19000)
-    try:
-        lab.start()
-        yield lab
-    finally:
-        lab.stop()
 
 
 def unique_name():

@@ -77,3 +77,15 @@ def test_backoff_doubles_and_caps():
     now[0] = 10
     assert not b.waiting("m")
     assert b.succeeded("m") and not b.succeeded("m")
+
+
+def test_body_reader_reads_across_chunks():
+    from onespace.sync.worker import BodyReader
+    seen = []
+    r = BodyReader(iter([b"abc", b"", b"defgh", b"i"]), on_bytes=seen.append)
+    assert r.read(2) == b"ab"
+    assert r.read(5) == b"c"  # short reads are fine for file-likes
+    assert r.read(3) == b"def"
+    assert r.read() == b"ghi"
+    assert r.read(1) == b""
+    assert r.total == 9 and sum(seen) == 9
