@@ -23,7 +23,7 @@ from onespace.providers import make_provider
 from onespace.providers.base import ProviderError
 from onespace.status import ProgressStore
 from onespace.sync.decide import Row, listing_says_in_sync, ready
-from onespace.sync.worker import DONE, FAILED, RETRY, UNKNOWN, ContainerSyncer
+from onespace.sync.worker import DONE, FAILED, RETRY, UNKNOWN, ContainerSyncer, Outcome
 
 LOG = logging.getLogger("onespace.crawler")
 
@@ -33,7 +33,7 @@ LISTING_MIN_ROWS = 10  # below this, per-object HEADs are cheaper than listing p
 class PassStats:
     """Counters of one pass (and the source of statsd increments)."""
 
-    FIELDS = ("rows", "uploaded", "bytes", "posted", "deleted", "skipped",
+    FIELDS = ("rows", "uploaded", "bytes", "posted", "deleted", "archived", "skipped",
               "failed", "retry", "remote_requests", "verified")
 
     def __init__(self):
@@ -44,6 +44,7 @@ class PassStats:
         self.rows += 1
         self.remote_requests += outcome.remote_requests
         self.bytes += outcome.bytes
+        self.archived += outcome.archived
         name = {"upload": "uploaded", "post": "posted", "delete": "deleted"}.get(
             outcome.action.value)
         if outcome.status == DONE and name:
@@ -234,7 +235,7 @@ class Crawler:
             others = [r for r in rows if naming.owner_index(r.name, replicas) not in mine]
             hints = self._remote_hints(syncer, others)
             work = [(r, hints.get(r.name, UNKNOWN)) for r in others
-                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name])]
+                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name], syncer.mapping)]
             stats.verified += len(others) - len(work)
             outcomes = self._run(syncer, work, stats)
             last, ok = self._advance(rows, outcomes, progress)
@@ -299,7 +300,8 @@ class Crawler:
         outcomes = {}
         for (row, _), outcome in zip(work, self.pool.imap(
                 lambda rw: syncer.handle(*rw) if not self.stopping else None, work)):
-            if outcome is None:  # stopping: not attempted
+            if outcome is None:  # stopping: not attempted, so progress must stop here
+                outcomes[row.row_id] = Outcome(RETRY, reason="stopping")
                 continue
             outcomes[row.row_id] = outcome
             stats.add(outcome)
@@ -345,6 +347,8 @@ class Crawler:
                 progress["failed"].pop(name, None)
 
     def _backoff(self, mapping, outcomes):
+        if self.stopping:
+            return  # not a remote problem
         errors = [o for o in outcomes.values() if o.status == RETRY]
         delay = self.backoff.failed(mapping.identity)
         reason = errors[0].reason if errors else "stopped"

@@ -20,6 +20,8 @@ def _statsd_sink(settings):
         client.incr("rows.%s" % outcome.status)
         if outcome.status == "done" and outcome.action.value != "nothing":
             client.incr(outcome.action.value)
+        if outcome.archived:
+            client.incr("archived")
         if outcome.bytes:
             client.incr("bytes", outcome.bytes)
     sink.client = client
@@ -56,10 +58,10 @@ class SyncDaemon:
         if self.sink:
             self.sink.client.timing("pass", seconds * 1000)
         return ("%d mappings; last pass %.1fs: %d rows, %d uploaded (%.1f MiB), %d posted, "
-                "%d deleted, %d verified, %d failed, %d to retry"
+                "%d deleted, %d archived, %d verified, %d failed, %d to retry"
                 % (len(self.crawler.config.mappings), seconds, stats.rows, stats.uploaded,
-                   stats.bytes / 1048576.0, stats.posted, stats.deleted, stats.verified,
-                   stats.failed, stats.retry))
+                   stats.bytes / 1048576.0, stats.posted, stats.deleted, stats.archived,
+                   stats.verified, stats.failed, stats.retry))
 
     @staticmethod
     def pass_ok(stats):

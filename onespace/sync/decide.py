@@ -8,10 +8,15 @@ import enum
 import time
 from dataclasses import dataclass
 
-from swift.common.utils import decode_timestamps
+from swift.common.utils import Timestamp, decode_timestamps
 
 from onespace import headers as hdrs
 from onespace.selection import excluded, matches_criteria
+
+
+# The offset onespace gives the tombstones it writes when archiving: such a
+# delete row is the archive itself, never a delete to propagate.
+ARCHIVE_OFFSET = 0x05AC
 
 
 class Action(enum.Enum):
@@ -19,6 +24,7 @@ class Action(enum.Enum):
     UPLOAD = "upload"  # remote missing or its data differs
     POST_METADATA = "post"  # same data, metadata/content-type differ
     DELETE_REMOTE = "delete"
+    ARCHIVE = "archive"  # remote verified: remove the local copy (retain_local: false)
     HEAD_REMOTE = "head"  # the listing said "same data": look at the metadata too
     SKIP = "skip"  # not this mapping's business (excluded / not selected)
     FAIL = "fail"  # cannot ever succeed as things are: record and move on
@@ -40,13 +46,15 @@ class Row:
     deleted: bool
     data_time: float  # when the data was written
     change_time: float  # the newest of data, content-type and metadata changes
+    archive_tombstone: bool = False  # the delete onespace wrote when it archived
 
     @classmethod
     def from_broker(cls, item):
         data_ts, ctype_ts, meta_ts = decode_timestamps(item["created_at"])
         return cls(item["ROWID"], item["name"], item["etag"], item["size"],
                    bool(item["deleted"]), float(data_ts),
-                   float(max(data_ts, ctype_ts, meta_ts)))
+                   float(max(data_ts, ctype_ts, meta_ts)),
+                   bool(item["deleted"]) and data_ts.offset == ARCHIVE_OFFSET)
 
     @property
     def metadata_changed(self):
@@ -64,6 +72,8 @@ def decide_row(row, mapping):
     if excluded(mapping.get("exclude_pattern"), row.name):
         return Decision(Action.SKIP, "excluded by exclude_pattern")
     if row.deleted:
+        if row.archive_tombstone:
+            return Decision(Action.NOTHING, "archived by onespace")
         if mapping["propagate_delete"]:
             return Decision(Action.DELETE_REMOTE, "deleted locally")
         return Decision(Action.NOTHING, "propagate_delete is off")
@@ -92,10 +102,27 @@ def decide_object(local, remote, mapping, remote_has_metadata=True):
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")
+    if not mapping["retain_local"]:
+        return Decision(Action.ARCHIVE, "remote copy verified")
     return Decision(Action.NOTHING, "in sync")
 
 
-def listing_says_in_sync(row, remote):
-    """The verification shortcut: a listing entry with the row's data, no later POST."""
-    return (remote is not None and not row.deleted and not row.metadata_changed
+def archive_timestamp(local_timestamp):
+    """The X-Timestamp of an archiving DELETE.
+
+    Just after the version that was copied, so the object servers refuse it
+    (409) when a newer write landed meanwhile, and marked with
+    ``ARCHIVE_OFFSET`` so the tombstone row is recognised as ours.
+    """
+    return Timestamp(local_timestamp, offset=ARCHIVE_OFFSET).internal
+
+
+def listing_says_in_sync(row, remote, mapping):
+    """The verification shortcut: a listing entry with the row's data, no later POST.
+
+    Never in archive mode: a live row there means the local copy still waits
+    to be removed.
+    """
+    return (mapping["retain_local"] and remote is not None and not row.deleted
+            and not row.metadata_changed
             and remote.etag == row.etag and remote.size == row.size)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from onespace import naming
 from onespace.providers.base import ProviderError
-from onespace.sync.decide import Action, decide_object, decide_row
+from onespace.faults import checkpoint
+from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
 
 LOG = logging.getLogger("onespace.sync")
 
@@ -27,6 +28,7 @@ class Outcome:
     bytes: int = 0
     remote_requests: int = 0
     error: Exception = None
+    archived: bool = False  # the local copy was removed (retain_local: false)
 
 
 class BodyReader:
@@ -145,16 +147,22 @@ class ContainerSyncer:
 
     def _act(self, decision, key, row, local, requests):
         action = decision.action
-        if action is Action.UPLOAD:
-            sent = self._upload(key, row)
-            if sent is None:
-                return Outcome(DONE, Action.NOTHING, "gone locally", remote_requests=requests)
-            return Outcome(DONE, action, decision.reason, bytes=sent,
-                           remote_requests=requests + 1)
-        if action is Action.POST_METADATA:
-            self.provider.post_metadata(key, local.content_type, local.user_metadata)
-            self.tick()
-            return Outcome(DONE, action, decision.reason, remote_requests=requests + 1)
+        if action in (Action.UPLOAD, Action.POST_METADATA):
+            if action is Action.UPLOAD:
+                sent = self._upload(key, row)
+                if sent is None:
+                    return Outcome(DONE, Action.NOTHING, "gone locally", remote_requests=requests)
+                local, nbytes = sent
+            else:
+                self.provider.post_metadata(key, local.content_type, local.user_metadata)
+                self.tick()
+                nbytes = 0
+            requests += 1
+            if not self.mapping["retain_local"]:
+                return self._verify_and_archive(key, row, local, action, nbytes, requests)
+            return Outcome(DONE, action, decision.reason, bytes=nbytes, remote_requests=requests)
+        if action is Action.ARCHIVE:
+            return self._archive(row, local, Action.ARCHIVE, 0, requests)
         if action is Action.FAIL:
             LOG.error("object %s/%s/%s: %s", self.account, self.container, row.name,
                       decision.reason)
@@ -162,8 +170,37 @@ class ContainerSyncer:
         status = SKIPPED if action is Action.SKIP else DONE
         return Outcome(status, action, decision.reason, remote_requests=requests)
 
+    def _verify_and_archive(self, key, row, local, action, nbytes, requests):
+        """Archive mode, after an upload/POST: look at the remote copy, then archive."""
+        checkpoint("archive-uploaded")
+        remote = self.provider.head(key)
+        decision = decide_object(local, remote, self.mapping, True)
+        if decision.action is not Action.ARCHIVE:
+            # the remote does not show what we sent: keep the local copy, try again
+            return Outcome(RETRY, action, "remote copy not verified: %s" % decision.reason,
+                           bytes=nbytes, remote_requests=requests + 1)
+        checkpoint("archive-verified")
+        return self._archive(row, local, action, nbytes, requests + 1)
+
+    def _archive(self, row, local, action, nbytes, requests):
+        """Delete the local copy that was verified remotely, and only that version."""
+        deleted = self.cluster.delete_object(
+            self.account, self.container, row.name,
+            headers={"X-Timestamp": archive_timestamp(local.timestamp)})
+        checkpoint("archive-deleted")
+        if not deleted:
+            # 409: a newer write landed after the copy; its own row archives it
+            LOG.info("not archiving %s/%s/%s: changed locally since it was copied",
+                     self.account, self.container, row.name)
+            return Outcome(DONE, action, "changed locally", bytes=nbytes,
+                           remote_requests=requests)
+        LOG.info("archived %s/%s/%s (local copy removed after verification)",
+                 self.account, self.container, row.name)
+        return Outcome(DONE, action, "archived", bytes=nbytes, remote_requests=requests,
+                       archived=True)
+
     def _upload(self, key, row):
-        """Stream the local object to the remote; the bytes sent, or None if it vanished."""
+        """Stream the local object to the remote: (what was sent, bytes) or None if gone."""
         local, body = self.cluster.get_object(self.account, self.container, row.name)
         if local is None:
             return None
@@ -178,4 +215,4 @@ class ContainerSyncer:
             reader.close()
         LOG.info("uploaded %s/%s/%s -> %s (%d bytes)", self.account, self.container,
                  row.name, key, local.size)
-        return local.size
+        return local, local.size

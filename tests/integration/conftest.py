@@ -106,3 +106,12 @@ def wait_for(predicate, timeout=60, interval=0.5, what="condition"):
         if time.time() > deadline:
             raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def status_json(config_path):
+    """``onespace-status --json`` for a node's config."""
+    p = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import status_main;"
+                        " sys.exit(status_main())", "--config", str(config_path), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)

@@ -1,7 +1,6 @@
 """onespace-sync against the real lab: PUT, overwrite, POST, DELETE, names, errors."""
 
 import hashlib
-import json
 import os
 import re
 
@@ -9,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.integration.conftest import run_once, write_config
+from tests.integration.conftest import run_once, status_json, write_config
 from tests.integration.remote import TARGETS, RemoteView
 
 ODD_NAMES = [
@@ -168,18 +167,8 @@ def test_key_too_long_is_reported_in_status_and_does_not_block(lab, tmp_path, un
     for i in range(5):
         assert view.get("good-%d" % i)[0] == b"good"
     # the row is failed on the node that owns it, and shows in its onespace-status
-    all_failed = [n for path in config for e in _status_json(path) for n in e["failed_names"]]
+    all_failed = [n for path in config for e in status_json(path) for n in e["failed_names"]]
     assert all_failed == [bad], out
-
-
-def _status_json(config_path):
-    import subprocess
-    import sys
-    p = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import status_main;"
-                        " sys.exit(status_main())", "--config", config_path, "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)
 
 
 def test_wrong_credentials_names_mapping_hides_secret(lab, tmp_path, unique):
@@ -196,27 +185,3 @@ def test_wrong_credentials_names_mapping_hides_secret(lab, tmp_path, unique):
         for f in files:
             with open(os.path.join(root, f), errors="replace") as fh:
                 assert secret not in fh.read()
-
-
-def test_per_account_mapping_to_swift(lab, tmp_path, unique):
-    """``container: "/*"``: every container of the account, including new ones."""
-    account_conn = lab.swift_connection("admin")
-    account = "AUTH_pa" + unique
-    url = lab.proxy_url + "/v1/" + account
-    token = account_conn.get_auth()[1]
-    import swiftclient
-    local = swiftclient.Connection(preauthurl=url, preauthtoken=token, retries=1)
-    local.put_container("first")
-    local.put_object("first", "o1", b"one")
-    identity, secret = lab.credentials("test2")
-    mapping = {"account": account, "container": "/*", "protocol": "swift",
-               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
-               "aws_bucket": "pa-%s-" % unique, "copy_after": 0}
-    config = node_configs(lab, tmp_path, [mapping])
-    sync_all_nodes(config)
-    target = lab.swift_connection("test2")
-    assert target.get_object("pa-%s-first" % unique, "o1")[1] == b"one"
-    local.put_container("second")
-    local.put_object("second", "o2", b"two")
-    sync_all_nodes(config)
-    assert target.get_object("pa-%s-second" % unique, "o2")[1] == b"two"

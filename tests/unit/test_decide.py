@@ -4,7 +4,7 @@ import pytest
 
 from onespace.cluster import LocalObject
 from onespace.providers.base import RemoteObject
-from onespace.sync.decide import (Action, Row, decide_object, decide_row,
+from onespace.sync.decide import (Action, Row, archive_timestamp, decide_object, decide_row,
                                   listing_says_in_sync, ready)
 
 ETAG = "5d41402abc4b2a76b9719d911017c592"
@@ -13,7 +13,7 @@ OTHER = "900150983cd24fb0d6963f7d28e17f72"
 
 def mapping(**kw):
     m = {"propagate_delete": True, "exclude_pattern": None, "selection_criteria": None,
-         "copy_after": 0}
+         "copy_after": 0, "retain_local": True}
     m.update(kw)
     return m
 
@@ -68,6 +68,14 @@ def test_decide_row(r, m, expected):
      mapping(selection_criteria={"NOT": {"x-object-meta-class": "gold"}}), Action.SKIP),
     (local(extra={"X-Static-Large-Object": "True"}), None, True, mapping(), Action.FAIL),
     (local(extra={"X-Object-Manifest": "segs/obj"}), None, True, mapping(), Action.FAIL),
+    # archive mode: only a verified remote copy lets the local one go
+    (local(), remote(), True, mapping(retain_local=False), Action.ARCHIVE),
+    (local(), remote(), False, mapping(retain_local=False), Action.HEAD_REMOTE),
+    (local(), None, True, mapping(retain_local=False), Action.UPLOAD),
+    (local(), remote(etag=OTHER), True, mapping(retain_local=False), Action.UPLOAD),
+    (local(), remote(size=4), True, mapping(retain_local=False), Action.UPLOAD),
+    (local(meta={"A": "1"}), remote(), True, mapping(retain_local=False), Action.POST_METADATA),
+    (None, remote(), True, mapping(retain_local=False), Action.NOTHING),
 ])
 def test_decide_object(loc, rem, has_meta, m, expected):
     assert decide_object(loc, rem, m, has_meta).action == expected
@@ -81,11 +89,27 @@ def test_ready_honours_copy_after():
 
 
 def test_listing_shortcut():
-    assert listing_says_in_sync(row(), remote())
-    assert not listing_says_in_sync(row(), None)
-    assert not listing_says_in_sync(row(etag=OTHER), remote())
-    assert not listing_says_in_sync(row(change=200.0), remote())  # POSTed: metadata unknown
-    assert not listing_says_in_sync(row(deleted=True), remote())
+    m = mapping()
+    assert listing_says_in_sync(row(), remote(), m)
+    assert not listing_says_in_sync(row(), None, m)
+    assert not listing_says_in_sync(row(etag=OTHER), remote(), m)
+    assert not listing_says_in_sync(row(change=200.0), remote(), m)  # POSTed: metadata unknown
+    assert not listing_says_in_sync(row(deleted=True), remote(), m)
+    assert not listing_says_in_sync(row(), remote(), mapping(retain_local=False))
+
+
+def test_archive_tombstone_is_never_propagated():
+    from swift.common.utils import Timestamp
+    ts = archive_timestamp("1000.00000")
+    assert Timestamp(ts) > Timestamp("1000.00000")
+    assert Timestamp(ts) < Timestamp("1000.00001")  # any later write wins (409 for us)
+    item = {"ROWID": 9, "name": "o", "etag": ETAG, "size": 0, "deleted": 1, "created_at": ts}
+    r = Row.from_broker(item)
+    assert r.archive_tombstone
+    assert decide_row(r, mapping()).action is Action.NOTHING
+    user_delete = Row.from_broker(dict(item, created_at="1001.00000"))
+    assert not user_delete.archive_tombstone
+    assert decide_row(user_delete, mapping()).action is Action.DELETE_REMOTE
 
 
 def test_row_from_broker_decodes_post_timestamps():

@@ -89,3 +89,23 @@ def test_body_reader_reads_across_chunks():
     assert r.read() == b"ghi"
     assert r.read(1) == b""
     assert r.total == 9 and sum(seen) == 9
+
+
+def test_rows_not_attempted_because_stopping_are_not_passed():
+    """SIGTERM mid-chunk: rows never attempted must be handled after the restart."""
+    import eventlet
+    from types import SimpleNamespace
+
+    class Syncer:
+        def handle(self, row, hint):
+            crawler.stopping = True  # the first row triggers the stop
+            return Outcome(DONE, Action.UPLOAD)
+
+    crawler = Crawler.__new__(Crawler)
+    crawler.stopping, crawler.stats_sink, crawler._progress_ticks = False, None, 0
+    crawler.pool = eventlet.GreenPool(1)
+    stats = SimpleNamespace(add=lambda o: None)
+    work = [(r, None) for r in rows(1, 2, 3)]
+    outcomes = crawler._run(Syncer(), work, stats)
+    assert outcomes[1].status == DONE and outcomes[2].status == RETRY
+    assert Crawler._advance(rows(1, 2, 3), outcomes, {"last_row": 0, "failed": {}}) == (1, False)

@@ -1,0 +1,118 @@
+"""Archive mode (retain_local: false) against the real lab: copy, verify, then delete."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import swiftclient
+
+from tests.integration.conftest import run_once, wait_for, write_config
+from tests.integration.remote import TARGETS, RemoteView
+from tests.integration.test_sync import mapping_for, setup_sync, sync_all_nodes
+
+
+def local_body(conn, container, name):
+    try:
+        return conn.get_object(container, name)[1]
+    except swiftclient.ClientException as e:
+        if e.http_status == 404:
+            return None
+        raise
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_archive_copies_verifies_then_removes_local(lab, tmp_path, unique, target):
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique,
+                                                retain_local=False)
+    for i in range(5):
+        conn.put_object(container, "a%d" % i, b"archive me %d" % i,
+                        headers={"X-Object-Meta-N": str(i)}, content_type="text/x-a")
+    outs = sync_all_nodes(configs)
+    assert "".join(outs).count("archived AUTH_test/") == 5
+    for i in range(5):
+        assert view.get("a%d" % i) == (b"archive me %d" % i, "text/x-a", {"n": str(i)})
+        assert local_body(conn, container, "a%d" % i) is None
+    # the tombstones onespace wrote are not deletes to propagate
+    outs = sync_all_nodes(configs)
+    assert all(view.get("a%d" % i) for i in range(5))
+    assert "deleted" not in "".join(o for o in outs if "pass done" in o).replace(" 0 deleted", "")
+
+
+def test_archive_waits_for_copy_after(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "seaweedfs", unique,
+                                                retain_local=False, copy_after=8)
+    conn.put_object(container, "young", b"not yet")
+    put_at = time.time()
+    sync_all_nodes(configs)
+    assert time.time() - put_at < 8, "the pass took longer than copy_after: no evidence"
+    assert local_body(conn, container, "young") == b"not yet"
+    assert view.get("young") is None
+    time.sleep(max(0, put_at + 8.5 - time.time()))
+    sync_all_nodes(configs)
+    assert local_body(conn, container, "young") is None
+    assert view.get("young")[0] == b"not yet"
+
+
+def one_node_config(lab, tmp_path, target, unique):
+    """One daemon that handles every row (verification slack 0), archive mode."""
+    container, bucket = "ar-" + unique, "ar-" + unique
+    conn = lab.swift_connection("test")
+    conn.put_container(container)
+    view = RemoteView(lab, target, bucket, container=container)
+    view.create()
+    conf = lab.sync_config(1, [mapping_for(lab, target, container, bucket, retain_local=False)],
+                           status_dir=str(tmp_path / "status"), verification_slack=0)
+    return conn, container, view, write_config(tmp_path / "one.json", conf)
+
+
+def run_with_checkpoint(config, spec, timeout=120):
+    env = dict(os.environ, ONESPACE_TEST_CHECKPOINT=spec)
+    return subprocess.run([sys.executable, "-m", "onespace.cli", "--config", config, "--once"],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("step", ["archive-uploaded", "archive-verified", "archive-deleted"])
+def test_kill9_at_each_archive_step_loses_nothing(lab, tmp_path, unique, step):
+    conn, container, view, config = one_node_config(lab, tmp_path, "seaweedfs", unique)
+    conn.put_object(container, "precious", b"only copy", headers={"X-Object-Meta-K": "v"})
+    crashed = run_with_checkpoint(config, step + ":crash")
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    # at every step: still local, or verified remote (or both)
+    local, remote = local_body(conn, container, "precious"), view.get("precious")
+    assert local == b"only copy" or remote == (b"only copy", "application/octet-stream",
+                                                {"k": "v"})
+    rc, out = run_once(config)
+    assert rc == 0, out
+    assert local_body(conn, container, "precious") is None
+    assert view.get("precious") == (b"only copy", "application/octet-stream", {"k": "v"})
+    rc, out = run_once(config)  # and the archive tombstone changes nothing remotely
+    assert rc == 0 and view.get("precious") is not None
+
+
+def test_overwrite_racing_the_archive_delete_survives(lab, tmp_path, unique):
+    conn, container, view, config = one_node_config(lab, tmp_path, "swift", unique)
+    conn.put_object(container, "raced", b"version 1")
+    barrier = str(tmp_path / "go")
+    env = dict(os.environ, ONESPACE_TEST_CHECKPOINT="archive-verified:pause:" + barrier)
+    proc = subprocess.Popen([sys.executable, "-m", "onespace.cli", "--config", config, "--once"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: os.path.exists(barrier + ".waiting"), timeout=60,
+                 what="the daemon to stop between verify and delete")
+        time.sleep(0.02)  # the overwrite gets a later timestamp than the copied version
+        conn.put_object(container, "raced", b"version 2")
+        open(barrier, "w").close()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "changed locally since it was copied" in out
+    assert local_body(conn, container, "raced") == b"version 2"  # the newer write survived
+    assert view.get("raced")[0] == b"version 1"
+    rc, out = run_once(config)  # and is archived in its turn
+    assert rc == 0, out
+    assert local_body(conn, container, "raced") is None
+    assert view.get("raced")[0] == b"version 2"
