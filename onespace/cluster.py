@@ -6,6 +6,7 @@ the ``.pending`` file that a raw sqlite read would miss), and the internal
 client (an in-process proxy) to read and delete objects.
 """
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from swift.common import constraints, storage_policy
 from swift.common.internal_client import InternalClient
 from swift.common.ring import Ring
 from swift.common.swob import wsgi_to_str
-from swift.common.utils import close_if_possible, hash_path, set_swift_dir, whataremyips
+from swift.common.utils import (ShardRange, close_if_possible, hash_path, set_swift_dir,
+                                whataremyips)
 from swift.container.backend import DATADIR, ContainerBroker
 
 LOG = logging.getLogger("onespace.cluster")
@@ -36,6 +38,22 @@ use = egg:swift#proxy_logging
 [filter:catch_errors]
 use = egg:swift#catch_errors
 """
+
+
+@dataclass(frozen=True)
+class LocalDB:
+    """One container database on this node that holds rows of a mapped container.
+
+    An unsharded container has one; a container that Swift is sharding has
+    its retiring and fresh databases plus the databases of its shard
+    containers (in ``.shards_<account>``) that live here.  ``replicas``
+    are this node's replicas *of that database's container*: they decide
+    which rows are this node's to handle.
+    """
+    broker: object
+    replicas: tuple
+    db_id: str
+    label: str  # "<account>/<container>" of the database, for progress and status
 
 
 @dataclass(frozen=True)
@@ -136,11 +154,54 @@ class LocalCluster:
         return node["ip"] in self.my_ips or node.get("replication_ip") in self.my_ips
 
     def broker(self, replica, account, container):
-        """A broker for the replica's database, or None while it does not exist yet."""
-        if not os.path.exists(replica.db_path):
+        """A broker for the replica's database, or None while it does not exist yet.
+
+        Once sharded, the database file carries an epoch in its name: the
+        broker finds the newest file itself.
+        """
+        broker = ContainerBroker(replica.db_path, account=account, container=container,
+                                 logger=LOG, skip_commits=False)
+        return broker if os.path.exists(broker.db_file) else None
+
+    def local_databases(self, account, container):
+        """Every LocalDB here holding rows of ``account/container``.
+
+        Rows may sit in several of them while a container is being sharded:
+        callers must be idempotent per row (they are: the remote is checked
+        before anything is sent).
+        """
+        found = []
+        root = self._databases(account, container, found)
+        if root is None or root.get_db_state() != "unsharded":
+            for shard in self.shard_ranges(account, container, root):
+                self._databases(shard.account, shard.container, found)
+        return found
+
+    def _databases(self, account, container, found):
+        """Add the local DB(s) of one container; returns its broker (or None)."""
+        replicas = self.local_replicas(account, container)
+        if not replicas:
             return None
-        return ContainerBroker(replica.db_path, account=account, container=container,
-                               logger=LOG, skip_commits=False)
+        broker = self.broker(replicas[0], account, container)
+        if broker is None:
+            return None
+        for sub in broker.get_brokers():
+            found.append(LocalDB(sub, tuple(replicas), sub.get_info()["id"],
+                                 "%s/%s" % (account, container)))
+        return broker
+
+    def shard_ranges(self, account, container, root=None):
+        """The container's shard ranges: from the local root DB, else from its servers."""
+        if root is not None:
+            return root.get_shard_ranges()
+        path = self.client.make_path(account, container)
+        resp = self.client.make_request(
+            "GET", path, {"X-Backend-Record-Type": "shard"}, (2, 404),
+            params={"format": "json"})
+        body = b"".join(resp.app_iter)
+        if resp.status_int == 404 or resp.headers.get("X-Backend-Record-Type") != "shard":
+            return []
+        return [ShardRange.from_dict(d) for d in json.loads(body)]
 
     # ---- objects and containers ------------------------------------------
     def list_containers(self, account):

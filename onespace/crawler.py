@@ -171,27 +171,29 @@ class Crawler:
                           mapping["account"], container)
 
     def sync_container(self, mapping, container, stats):
+        """One pass over every local database holding rows of ``container``."""
         account = mapping["account"]
-        replicas = self.cluster.local_replicas(account, container)
-        if not replicas:
+        databases = self.cluster.local_databases(account, container)
+        if not databases:
             return
-        broker = self.cluster.broker(replicas[0], account, container)
-        if broker is None:
-            return
-        info = broker.get_info()
-        progress = self.store.load(mapping.identity, account, container, info["id"])
-        mine = {r.index for r in replicas}
-        replica_count = replicas[0].replicas
         syncer = ContainerSyncer(mapping, account, container, self.cluster,
                                  self.provider(mapping, container), self.tick)
-        ok = True
+        for db in databases:
+            if self.stopping:
+                return
+            self._sync_database(syncer, db, stats)
+        self.store.prune(mapping.identity, account, container, [db.db_id for db in databases])
+
+    def _sync_database(self, syncer, db, stats):
+        mapping, broker = syncer.mapping, db.broker
+        progress = self.store.load(mapping.identity, syncer.account, syncer.container,
+                                   db.db_id, db.label)
+        mine = {r.index for r in db.replicas}
+        replica_count = db.replicas[0].replicas
         if self.retry_failed and progress["failed"]:
             self._retry_failed(broker, syncer, progress, stats)
-        ok = self._primary(broker, syncer, progress, mine, replica_count, stats)
-        if ok:
+        if self._primary(broker, syncer, progress, mine, replica_count, stats):
             self._verify(broker, syncer, progress, mine, replica_count, stats)
-        progress["rows_total"] = info["object_count"]
-        progress["max_row"] = broker.get_max_row()
         self.store.save(progress)
 
     # ---- primary pass ------------------------------------------------

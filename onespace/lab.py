@@ -125,7 +125,9 @@ class Lab:
         if kind == "container":
             extra = ("\n[container-sharder]\nauto_shard = false\n"
                      "shard_container_threshold = 100\n"
-                     "\n[container-replicator]\n")
+                     "internal_client_conf_path = %s\n"
+                     "\n[container-replicator]\n"
+                     % os.path.join(self.etc, "internal-client.conf"))
         elif kind == "account":
             extra = "\n[account-replicator]\n"
         elif kind == "object":
@@ -306,18 +308,72 @@ class Lab:
                self.proxy_url + "/healthcheck")
 
     def _swift_server(self, kind, conf):
-        """argv of a Swift server that reads *this* lab's swift.conf.
-
-        Swift's servers take the hash prefix from ``swift_dir`` but storage
-        policies and constraints from /etc/swift/swift.conf; reload both from
-        the lab's own file before the server's ``main`` runs.
-        """
         module = {"object": "swift.obj.server"}.get(kind, "swift.%s.server" % kind)
+        return self._swift_main(module, "swift-%s-server" % kind, [conf, "-v"])
+
+    def _swift_main(self, module, prog, args):
+        """argv running a Swift program's ``main`` against *this* lab's swift.conf.
+
+        Swift's programs take the hash prefix from ``swift_dir`` but storage
+        policies and constraints from /etc/swift/swift.conf; reload both from
+        the lab's own file before ``main`` runs.
+        """
         code = ("import sys; from swift.common import utils, storage_policy, constraints; "
                 "utils.set_swift_dir(%r); storage_policy.reload_storage_policies(); "
                 "constraints.reload_constraints(); from %s import main; "
-                "sys.argv[0] = 'swift-%s-server'; sys.exit(main())" % (self.etc, module, kind))
-        return [sys.executable, "-c", code, conf, "-v"]
+                "sys.argv[0] = %r; sys.exit(main())" % (self.etc, module, prog))
+        return [sys.executable, "-c", code] + list(args)
+
+    def run_tool(self, module, prog, args, timeout=300):
+        """Run a Swift command-line tool (sharder, replicator, ...) once; its output."""
+        proc = subprocess.run(self._swift_main(module, prog, args), capture_output=True,
+                              text=True, timeout=timeout, cwd=self.state)
+        if proc.returncode != 0:
+            raise LabError("%s %s failed (%d): %s" % (prog, " ".join(args), proc.returncode,
+                                                      (proc.stdout + proc.stderr)[-2000:]))
+        return proc.stdout + proc.stderr
+
+    def _container_dbs(self, account, container):
+        """Paths of the three replicas' databases of a container (as the ring places them)."""
+        from swift.common.ring import Ring
+        from swift.common.utils import hash_path, set_swift_dir
+        set_swift_dir(self.etc)
+        part, nodes = Ring(self.etc, ring_name="container").get_nodes(account, container)
+        digest = hash_path(account, container)
+        return [os.path.join(self.devices((n["port"] - self.base) // 10), n["device"],
+                             "containers", str(part), digest[-3:], digest, digest + ".db")
+                for n in nodes]
+
+    def container_db_states(self, account, container):
+        from swift.container.backend import ContainerBroker
+        return [ContainerBroker(db).get_db_state() for db in self._container_dbs(account, container)]
+
+    def shard_container(self, account, container, rows_per_shard, max_rounds=6):
+        """Shard a container the way an operator does.
+
+        swift-manage-shard-ranges on one replica, then rounds of replicator
+        and sharder on the three nodes (in parallel) until every replica of
+        the container is sharded.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+        db = self._container_dbs(account, container)[0]
+        self.run_tool("swift.cli.manage_shard_ranges", "swift-manage-shard-ranges",
+                      [db, "find_and_replace", str(rows_per_shard), "--enable", "--force"])
+
+        def one_node(node):
+            conf = os.path.join(self.etc, "container-server", "%d.conf" % node)
+            self.run_tool("swift.container.replicator", "swift-container-replicator",
+                          [conf, "once"])
+            self.run_tool("swift.container.sharder", "swift-container-sharder", [conf, "once"])
+
+        with ThreadPoolExecutor(len(NODES)) as pool:
+            for _ in range(max_rounds):
+                list(pool.map(one_node, NODES))
+                states = self.container_db_states(account, container)
+                if all(s == "sharded" for s in states):
+                    return
+        raise LabError("%s/%s not sharded after %d rounds: %s" % (account, container,
+                                                                max_rounds, states))
 
     def _ports(self, name):
         b = self.base

@@ -22,45 +22,56 @@ def _rows_after(broker, row_id):
 
 
 def collect(config, now=None):
-    """One dict per (mapping, container) that has a database on this node."""
+    """One dict per (mapping, container) that has a database on this node.
+
+    A container being sharded has several databases here; their numbers are
+    added up.
+    """
     now = now or time.time()
     s = config.settings
     cluster = LocalCluster(s["swift_dir"], s["devices"], s.get("internal_client_conf_path"),
                            scratch_dir=s["status_dir"])
     store = ProgressStore(s["status_dir"])
-    known = {}
+    containers_seen = {}
     for doc in store.all():
-        known.setdefault(doc["mapping"], []).append(doc)
+        containers_seen.setdefault(doc["mapping"], set()).add(doc["container"])
     report = []
     for mapping in config.mappings:
-        docs = {d["container"]: d for d in known.get(mapping.identity, [])}
-        containers = sorted(docs) if mapping.is_per_account else [mapping["container"]]
+        account = mapping["account"]
+        containers = (sorted(containers_seen.get(mapping.identity, ()))
+                      if mapping.is_per_account else [mapping["container"]])
         for container in containers:
-            entry = {"mapping": mapping.label, "account": mapping["account"],
-                     "container": container, "state": "no database on this node"}
+            entry = {"mapping": mapping.label, "account": account, "container": container}
             report.append(entry)
-            replicas = cluster.local_replicas(mapping["account"], container)
-            broker = replicas and cluster.broker(replicas[0], mapping["account"], container)
-            if not broker:
+            databases = cluster.local_databases(account, container)
+            if not databases:
+                entry["state"] = "no database on this node"
                 continue
-            doc = docs.get(container)
-            last = doc["last_row"] if doc and doc.get("db_id") == broker.get_info()["id"] else 0
-            verified = doc["verified_row"] if doc and last else 0
-            behind, oldest = _rows_after(broker, last)
-            unverified, _ = _rows_after(broker, verified)
-            entry.update({
-                "state": "ok" if not behind else "behind",
-                "rows": broker.get_info()["object_count"],
-                "last_row": last, "verified_row": verified, "max_row": broker.get_max_row(),
-                "rows_behind": behind, "rows_unverified": unverified,
-                "oldest_unsynced_age": round(now - oldest, 1) if oldest else 0,
-                "failed": len(doc["failed"]) if doc else 0,
-                "failed_names": sorted(doc["failed"])[:10] if doc else [],
-                "updated_age": round(now - doc["updated"], 1) if doc else None,
-            })
-            if entry["failed"]:
-                entry["state"] = "failed rows"
+            entry.update(rows=0, rows_behind=0, rows_unverified=0, databases=len(databases),
+                         failed=0, failed_names=[], oldest_unsynced_age=0, updated_age=None)
+            for db in databases:
+                _add_database(entry, store.load(mapping.identity, account, container, db.db_id,
+                                                db.label), db.broker, now)
+            entry["failed_names"] = sorted(entry["failed_names"])[:10]
+            entry["state"] = ("failed rows" if entry["failed"] else
+                              "behind" if entry["rows_behind"] else "ok")
     return report
+
+
+def _add_database(entry, doc, broker, now):
+    """Add one database's progress to a container's entry."""
+    behind, oldest = _rows_after(broker, doc["last_row"])
+    unverified, _ = _rows_after(broker, doc["verified_row"])
+    entry["rows"] += broker.get_info()["object_count"]
+    entry["rows_behind"] += behind
+    entry["rows_unverified"] += unverified
+    if oldest:
+        entry["oldest_unsynced_age"] = max(entry["oldest_unsynced_age"], round(now - oldest, 1))
+    entry["failed"] += len(doc["failed"])
+    entry["failed_names"] += list(doc["failed"])
+    if doc["updated"]:
+        age = round(now - doc["updated"], 1)
+        entry["updated_age"] = age if entry["updated_age"] is None else max(entry["updated_age"], age)
 
 
 def _age(seconds):
@@ -73,15 +84,15 @@ def _age(seconds):
 
 
 def render(report):
-    lines = ["%-10s %-40s %9s %9s %8s %8s %7s %s" % (
-        "STATE", "ACCOUNT/CONTAINER", "HANDLED", "VERIFIED", "BEHIND", "LAG", "FAILED", "MAPPING")]
+    lines = ["%-11s %-40s %8s %8s %10s %8s %7s %s" % (
+        "STATE", "ACCOUNT/CONTAINER", "ROWS", "BEHIND", "UNVERIFIED", "LAG", "FAILED", "MAPPING")]
     for e in report:
         if "rows_behind" not in e:
-            lines.append("%-10s %-40s %s" % ("-", e["account"] + "/" + e["container"], e["state"]))
+            lines.append("%-11s %-40s %s" % ("-", e["account"] + "/" + e["container"], e["state"]))
             continue
-        lines.append("%-10s %-40s %9d %9d %8d %8s %7d %s" % (
-            e["state"], e["account"] + "/" + e["container"], e["last_row"], e["verified_row"],
-            e["rows_behind"], _age(e["oldest_unsynced_age"]), e["failed"], e["mapping"]))
+        lines.append("%-11s %-40s %8d %8d %10d %8s %7d %s" % (
+            e["state"], e["account"] + "/" + e["container"], e["rows"], e["rows_behind"],
+            e["rows_unverified"], _age(e["oldest_unsynced_age"]), e["failed"], e["mapping"]))
         for name in e["failed_names"]:
             lines.append("%10s failed: %s" % ("", name))
     return "\n".join(lines)

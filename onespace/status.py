@@ -1,16 +1,23 @@
 """Progress store: one small JSON file per (mapping, container database).
 
-Each file records how far this node got in a container database: the last
-row it handled in the primary pass and the last row it verified.  Files are
-replaced atomically (write a temporary file, fsync, rename, fsync the
-directory), so a crash leaves either the old or the new progress, never a
-torn file.  File names are hashes because container names can be longer
-than a file name may be; the account and container are kept inside.
+Each file records how far this node got in one container database: the last
+row it handled in the primary pass and the last row it verified.  A mapped
+container has one database, or several while Swift shards it (retiring,
+fresh and shard databases), so files are kept per database id under a
+directory per mapped container:
+
+    <status_dir>/<mapping identity[:16]>/<md5(account/container)>/<md5(db id)>.json
+
+Files are replaced atomically (write a temporary file, fsync, rename, fsync
+the directory), so a crash leaves either the old or the new progress, never
+a torn file.  Names are hashes because container names can be longer than a
+file name may be; the account, container and database are kept inside.
 """
 
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 
@@ -41,11 +48,15 @@ def write_json_atomic(path, doc):
         os.close(dir_fd)
 
 
-def new_progress(identity, account, container, db_id):
+def _md5(text):
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def new_progress(identity, account, container, db_id, db_label=None):
     return {
         "mapping": identity, "account": account, "container": container,
-        "db_id": db_id, "last_row": 0, "verified_row": 0,
-        "failed": {}, "stats": {}, "updated": 0,
+        "db_id": db_id, "db": db_label or "%s/%s" % (account, container),
+        "last_row": 0, "verified_row": 0, "failed": {}, "updated": 0,
     }
 
 
@@ -55,17 +66,20 @@ class ProgressStore:
     def __init__(self, status_dir):
         self.root = status_dir
 
-    def path(self, identity, account, container):
-        digest = hashlib.md5(("%s/%s" % (account, container)).encode("utf-8")).hexdigest()
-        return os.path.join(self.root, identity[:16], digest + ".json")
+    def container_dir(self, identity, account, container):
+        return os.path.join(self.root, identity[:16], _md5("%s/%s" % (account, container)))
 
-    def load(self, identity, account, container, db_id):
-        """This node's progress, reset when the mapping or the database changed.
+    def path(self, identity, account, container, db_id):
+        return os.path.join(self.container_dir(identity, account, container),
+                            _md5(db_id) + ".json")
 
-        A different DB id means the container was deleted and created again:
-        its row ids start over, so the old positions mean nothing.
+    def load(self, identity, account, container, db_id, db_label=None):
+        """This node's progress in one database (new if there is none yet).
+
+        A re-created container has a new database id, so it starts over: the
+        old row positions mean nothing there.
         """
-        path = self.path(identity, account, container)
+        path = self.path(identity, account, container, db_id)
         try:
             with open(path) as f:
                 doc = json.load(f)
@@ -75,8 +89,8 @@ class ProgressStore:
             # a corrupt file only costs a re-scan (remote state is re-checked)
             os.replace(path, path + ".corrupt")
             doc = None
-        if not doc or doc.get("mapping") != identity or doc.get("db_id") != db_id:
-            return new_progress(identity, account, container, db_id)
+        if not doc or doc.get("mapping") != identity:
+            return new_progress(identity, account, container, db_id, db_label)
         return doc
 
     def save(self, doc):
@@ -84,23 +98,28 @@ class ProgressStore:
         if len(doc["failed"]) > MAX_FAILED:
             keep = sorted(doc["failed"])[:MAX_FAILED]
             doc["failed"] = {k: doc["failed"][k] for k in keep}
-        write_json_atomic(self.path(doc["mapping"], doc["account"], doc["container"]), doc)
+        write_json_atomic(self.path(doc["mapping"], doc["account"], doc["container"],
+                                    doc["db_id"]), doc)
 
     def all(self):
         """Every progress document (for onespace-status)."""
-        if not os.path.isdir(self.root):
-            return
-        for ident in sorted(os.listdir(self.root)):
-            d = os.path.join(self.root, ident)
-            if not os.path.isdir(d):
-                continue
-            for name in sorted(os.listdir(d)):
+        for dirpath, _, files in sorted(os.walk(self.root)):
+            for name in sorted(files):
                 if name.endswith(".json") and not name.startswith(".tmp-"):
                     try:
-                        with open(os.path.join(d, name)) as f:
+                        with open(os.path.join(dirpath, name)) as f:
                             yield json.load(f)
                     except (OSError, ValueError):
                         continue
+
+    def prune(self, identity, account, container, keep_db_ids):
+        """Forget databases that are gone (a retired DB after sharding, a deleted container)."""
+        keep = {_md5(i) + ".json" for i in keep_db_ids}
+        d = self.container_dir(identity, account, container)
+        if os.path.isdir(d):
+            for name in os.listdir(d):
+                if name.endswith(".json") and name not in keep:
+                    os.unlink(os.path.join(d, name))
 
     def forget_other_mappings(self, identities):
         """Drop progress of mappings no longer configured (a changed mapping starts over)."""
@@ -109,7 +128,7 @@ class ProgressStore:
         keep = {i[:16] for i in identities}
         for ident in os.listdir(self.root):
             d = os.path.join(self.root, ident)
-            if ident not in keep and os.path.isdir(d):
-                for name in os.listdir(d):
-                    os.unlink(os.path.join(d, name))
-                os.rmdir(d)
+            # only our own directories: status_dir may hold other files too
+            if (len(ident) == 16 and all(c in "0123456789abcdef" for c in ident)
+                    and ident not in keep and os.path.isdir(d)):
+                shutil.rmtree(d)

@@ -35,7 +35,7 @@ def test_progress_resets_on_new_mapping_or_db(tmp_path):
 
 def test_corrupt_progress_is_moved_aside(tmp_path):
     store = ProgressStore(str(tmp_path))
-    path = store.path(ID, "AUTH_a", "c")
+    path = store.path(ID, "AUTH_a", "c", "db")
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write("{not json")
@@ -43,12 +43,22 @@ def test_corrupt_progress_is_moved_aside(tmp_path):
     assert os.path.exists(path + ".corrupt")
 
 
-def test_forget_other_mappings(tmp_path):
+def test_forget_other_mappings_keeps_foreign_files(tmp_path):
     store = ProgressStore(str(tmp_path))
     for ident in (ID, "b" * 64):
         store.save(store.load(ident, "AUTH_a", "c", "db"))
+    (tmp_path / "not-ours").mkdir()
     store.forget_other_mappings([ID])
     assert [d["mapping"] for d in store.all()] == [ID]
+    assert (tmp_path / "not-ours").is_dir()
+
+
+def test_prune_forgets_retired_databases(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    for db in ("retiring", "fresh", "shard-1"):
+        store.save(store.load(ID, "AUTH_a", "c", db))
+    store.prune(ID, "AUTH_a", "c", ["fresh", "shard-1"])
+    assert sorted(d["db_id"] for d in store.all()) == ["fresh", "shard-1"]
 
 
 def test_advance_stops_before_first_retry():
