@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv deps demo demo-stop test unit integration bench clean
+.PHONY: venv deps demo demo-stop test unit integration deploy-test lint bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,15 @@ demo-stop: venv
 
 test: deps venv
 	$(PY) -m pytest tests
+	tests/deploy/lint
+	tests/deploy/run-molecule
+
+lint: venv
+	tests/deploy/lint
+
+# Molecule on real systemd: systemd-nspawn guests booted from a cached debootstrap rootfs
+deploy-test: venv
+	tests/deploy/run-molecule
 
 unit: venv
 	$(PY) -m pytest tests/unit

@@ -192,7 +192,9 @@ class Service:
             self.notify("STATUS=last pass failed (see log)")
             return False
         summary = self.worker.summary(stats, time.time() - started)
-        LOG.info("pass done: %s", summary)
+        # an idle pass every poll_interval would flood the journal
+        LOG.log(logging.INFO if self.once or self.worker.pass_busy(stats) else logging.DEBUG,
+                "pass done: %s", summary)
         self.notify("WATCHDOG=1", "STATUS=" + summary)
         return self.worker.pass_ok(stats)
 

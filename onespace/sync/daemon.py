@@ -64,6 +64,12 @@ class SyncDaemon:
                    stats.verified, stats.failed, stats.retry))
 
     @staticmethod
+    def pass_busy(stats):
+        """Did the pass do or find anything worth a log line?"""
+        return bool(stats.uploaded or stats.posted or stats.deleted or stats.archived
+                    or stats.failed or stats.retry)
+
+    @staticmethod
     def pass_ok(stats):
         return stats.failed == 0 and stats.retry == 0
 

@@ -28,7 +28,8 @@ is given: servers in it must use ports nobody else uses on the host.
 Commands are run inside with ``nsenter -t <leader> -a`` (``run``); Ansible
 reaches it with the ``community.docker.nsenter`` connection plugin.
 Power-off is ``SIGRTMIN+4`` to the leader (a clean systemd shutdown), then
-SIGKILL if it takes too long.
+SIGKILL if it takes too long; ``destroy`` then moves the guest's files to
+``.trash/`` next to it and deletes them in the background.
 """
 
 import argparse
@@ -296,7 +297,7 @@ class Guest:
             else:
                 raise GuestError("could not remove cgroup %s" % top)
 
-    def _remove_dir(self):
+    def _remove_dir(self, background=False):
         # never delete through a mount point (a --bind of a host directory)
         real = os.path.realpath(self.dir) + "/"
         with open("/proc/self/mountinfo") as f:
@@ -305,12 +306,28 @@ class Guest:
                 if (mnt + "/").startswith(real):
                     raise GuestError("%s is still mounted under %s; not deleting"
                                      % (mnt, self.dir))
-        shutil.rmtree(self.dir)
+        if not background:
+            shutil.rmtree(self.dir)
+            return
+        # deleting ~10k files can take many seconds on a busy disk: move the
+        # tree aside (same filesystem, instant) and delete it in the background
+        trash = os.path.join(os.path.dirname(self.dir), ".trash")
+        os.makedirs(trash, exist_ok=True)
+        target = os.path.join(trash, "%s-%d-%d" % (self.name, os.getpid(), time.time() * 1000))
+        os.rename(self.dir, target)
+        subprocess.Popen(["rm", "-rf", "--one-file-system", target], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
 
     def destroy(self, keep=False):
+        """Power off and remove (the files in the background); returns the seconds taken."""
+        started = time.time()
         self.stop()
+        stopped = time.time()
         if not keep and os.path.exists(self.dir):
-            self._remove_dir()
+            self._remove_dir(background=True)
+        return {"name": self.name, "poweroff_seconds": round(stopped - started, 2),
+                "remove_seconds": round(time.time() - stopped, 2)}
 
 
 def _read_procs(cgroup_dir):
@@ -346,7 +363,7 @@ def main(argv=None):
                 args.bind, args.private_network, args.timeout)
             print(json.dumps(info))
         elif args.cmd == "destroy":
-            Guest(args.name, args.guests_dir).destroy(args.keep)
+            print(json.dumps(Guest(args.name, args.guests_dir).destroy(args.keep)))
         elif args.cmd == "leader":
             leader = Guest(args.name, args.guests_dir).leader
             if not leader:
@@ -361,7 +378,8 @@ def main(argv=None):
             return r.returncode
         elif args.cmd == "list":
             if os.path.isdir(args.guests_dir):
-                for name in sorted(os.listdir(args.guests_dir)):
+                for name in sorted(n for n in os.listdir(args.guests_dir)
+                                   if not n.startswith(".")):
                     print("%-20s %s" % (name, Guest(name, args.guests_dir).leader or "stopped"))
     except GuestError as e:
         print("nspawn.py: %s" % e, file=sys.stderr)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The S3 target of the deployment tests: SeaweedFS on the host's loopback.
 
-    s3target.py start --state DIR [--port 36333] [--bucket NAME ...]
+    s3target.py start --state DIR [--port 26333] [--bucket NAME ...]
     s3target.py stop --state DIR
     s3target.py find --port P --bucket B --suffix /AUTH_test/c/o [--timeout 60]
 
@@ -59,6 +59,14 @@ def _pid(state):
         return None
 
 
+def _tail(state, lines=20):
+    try:
+        with open(os.path.join(state, "weed.log"), errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def start(state, port, buckets, timeout=60):
     state = os.path.abspath(state)
     os.makedirs(os.path.join(state, "data"), exist_ok=True)
@@ -73,6 +81,14 @@ def start(state, port, buckets, timeout=60):
                 "-ip.bind=127.0.0.1", "-s3.config=" + conf, "-s3.port=%d" % port,
                 "-master.port=%d" % (port + 1), "-volume.port=%d" % (port + 2),
                 "-filer.port=%d" % (port + 3), "-admin.port=%d" % (port + 4),
+                # gRPC ports default to port + 10000: keep them next to the
+                # others (and out of the ephemeral port range)
+                "-s3.port.grpc=%d" % (port + 1000), "-master.port.grpc=%d" % (port + 1001),
+                "-volume.port.grpc=%d" % (port + 1002), "-filer.port.grpc=%d" % (port + 1003),
+                "-admin.port.grpc=%d" % (port + 1004),
+                # its unix sockets default to /tmp/seaweedfs-*-<port>.sock, shared host-wide
+                "-filer.localSocket=" + os.path.join(state, "filer.sock"),
+                "-s3.localSocket=" + os.path.join(state, "s3.sock"),
                 "-webdav=false", "-admin.ui=false", "-s3.port.iceberg=0",
                 "-master.telemetry=false"]
         with open(os.path.join(state, "weed.log"), "ab") as log:
@@ -85,7 +101,7 @@ def start(state, port, buckets, timeout=60):
     url = "http://127.0.0.1:%d/status" % port
     while True:
         if not _pid(state):
-            sys.exit("s3target.py: weed exited; see %s/weed.log" % state)
+            sys.exit("s3target.py: weed exited; the end of its log:\n" + _tail(state))
         try:
             with urllib.request.urlopen(url, timeout=2):
                 break
@@ -93,7 +109,8 @@ def start(state, port, buckets, timeout=60):
             break
         except OSError:
             if time.time() > deadline:
-                sys.exit("s3target.py: SeaweedFS did not answer on %s" % url)
+                sys.exit("s3target.py: SeaweedFS did not answer on %s; the end of its log:\n%s"
+                         % (url, _tail(state)))
             time.sleep(0.2)
     client = _client(port)
     for bucket in buckets:
@@ -118,7 +135,8 @@ def stop(state):
     if not pid:
         return
     os.killpg(pid, signal.SIGTERM)
-    deadline = time.time() + 15
+    # its data is thrown away: no need to wait long for a graceful shutdown
+    deadline = time.time() + 5
     while time.time() < deadline:
         try:
             os.kill(pid, 0)
@@ -157,12 +175,12 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("start")
     s.add_argument("--state", required=True)
-    s.add_argument("--port", type=int, default=36333)
+    s.add_argument("--port", type=int, default=26333)
     s.add_argument("--bucket", action="append", default=[])
     t = sub.add_parser("stop")
     t.add_argument("--state", required=True)
     f = sub.add_parser("find")
-    f.add_argument("--port", type=int, default=36333)
+    f.add_argument("--port", type=int, default=26333)
     f.add_argument("--bucket", required=True)
     f.add_argument("--suffix", required=True)
     f.add_argument("--timeout", type=int, default=60)

@@ -148,7 +148,7 @@ def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
     conn, container, view, configs = s3_setup(lab, tmp_path, unique, verification_slack=0)
     daemon = Daemon(configs[0], tmp_path / "daemon.log").start()
     try:
-        wait_for(lambda: "pass done" in daemon.output(), timeout=30, what="first pass")
+        wait_for(lambda: "started with" in daemon.output(), timeout=30, what="daemon start")
         with open(configs[0]) as f:
             good = json.load(f)
         broken = dict(good, containers=[dict(good["containers"][0], protocol="ftp")])
