@@ -27,8 +27,11 @@ DLO_ETAG_KEY = "swift-source-dlo-etag"    # md5 of the DLO segment ETags
 COMBINED_ETAG_KEY = "combined-etag"       # segment built from several small ones
 DLO_MANIFEST_KEY = "x-object-manifest"    # DLO manifest header, URL-quoted
 SLO_HEADER_KEY = "x-static-large-object"  # SLO flag, URL-quoted
+# onespace's own: the Swift ETag of a plain object uploaded to S3 in parts
+# (its S3 ETag is then "<md5>-<parts>", not the object's MD5)
+SOURCE_ETAG_KEY = "swift-source-etag"
 INTERNAL_KEYS = frozenset({SLO_ETAG_KEY, DLO_ETAG_KEY, COMBINED_ETAG_KEY,
-                           DLO_MANIFEST_KEY, SLO_HEADER_KEY})
+                           DLO_MANIFEST_KEY, SLO_HEADER_KEY, SOURCE_ETAG_KEY})
 
 _PRINTABLE = frozenset(string.printable)
 # Python 2 Header('UTF-8') kept every encoded word within a 75-column line:

@@ -266,6 +266,76 @@ class S3Provider(Provider):
         with self._errors("post_metadata", key):
             self.client.copy_object(**params)
 
+    # ---- multipart uploads (S3 only) -------------------------------------
+    def create_multipart(self, key, content_type=None, metadata=None, internal=None):
+        """Start a multipart upload; its upload id."""
+        params = {"Bucket": self.bucket, "Key": key,
+                  "Metadata": to_s3_metadata(metadata or {}, internal)}
+        if content_type:
+            params["ContentType"] = content_type
+        with self._errors("create multipart upload", key):
+            return self.client.create_multipart_upload(**params)["UploadId"]
+
+    def upload_part(self, key, upload_id, number, body, size, md5_hex=None):
+        """Upload part ``number`` (``size`` bytes streamed from ``body``); its
+        ETag.  With ``md5_hex`` the server checks the data (Content-MD5);
+        without, the caller compares the returned ETag with what it read."""
+        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
+                  "PartNumber": number, "Body": body, "ContentLength": size}
+        if md5_hex:
+            params["ContentMD5"] = base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii")
+        with self._errors("upload part %d of" % number, key):
+            etag = unquote_etag(self.client.upload_part(**params).get("ETag"))
+        if md5_hex and etag != md5_hex.lower():
+            raise self.error(IntegrityError, "upload part %d of" % number, key,
+                             reason="stored ETag %s, sent MD5 %s" % (etag, md5_hex))
+        return etag
+
+    def upload_part_copy(self, key, upload_id, number, source_key, first, last):
+        """Part ``number`` copied on the server from bytes ``first``..``last``
+        of ``source_key`` (same bucket); its ETag."""
+        with self._errors("copy part %d of" % number, key):
+            resp = self.client.upload_part_copy(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+                CopySourceRange="bytes=%d-%d" % (first, last))
+        return unquote_etag(resp.get("CopyPartResult", {}).get("ETag"))
+
+    def complete_multipart(self, key, upload_id, parts):
+        """Complete the upload from ``[(number, etag), ...]``; the object's ETag."""
+        with self._errors("complete multipart upload", key):
+            resp = self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": n, "ETag": '"%s"' % e}
+                                           for n, e in parts]})
+        return unquote_etag(resp.get("ETag"))
+
+    def abort_multipart(self, key, upload_id):
+        """Abort an upload and free its parts; False if it was already gone."""
+        try:
+            with self._errors("abort multipart upload", key):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                   UploadId=upload_id)
+        except NotFound:
+            return False
+        return True
+
+    def list_multipart_uploads(self, prefix=""):
+        """Uploads in progress under ``prefix``: ``[(key, upload_id, initiated epoch)]``."""
+        found, params = [], {"Bucket": self.bucket, "Prefix": prefix}
+        for _ in range(1000):  # bounded: 1000 pages of 1000 uploads
+            with self._errors("list multipart uploads", prefix or None):
+                resp = self.client.list_multipart_uploads(**params)
+            for u in resp.get("Uploads", []):
+                initiated = u.get("Initiated")
+                found.append((u["Key"], u["UploadId"],
+                              initiated.timestamp() if initiated else None))
+            if not resp.get("IsTruncated"):
+                break
+            params["KeyMarker"] = resp.get("NextKeyMarker", "")
+            params["UploadIdMarker"] = resp.get("NextUploadIdMarker", "")
+        return found
+
     def delete(self, key):
         """HEAD, then DELETE if present: S3 answers 204 to a DELETE of a
         missing key, so the HEAD is the only way to tell (one extra cheap

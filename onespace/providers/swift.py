@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import queue
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -270,18 +271,33 @@ class SwiftProvider(Provider):
 
     def put(self, key, body, size, md5_hex, content_type=None, metadata=None,
             internal=None, headers=None):
+        """As :meth:`Provider.put`; ``md5_hex`` may be None here (a segment
+        combined from several): the caller then checks the returned ETag."""
         send = self._meta_headers(metadata, internal)
         send.update(headers or {})
         with self._connection("put", key) as conn:
             etag = unquote_etag(conn.put_object(
                 self.bucket, key, body, content_length=size, etag=md5_hex,
                 content_type=content_type, headers=send))
-        if etag != md5_hex.lower():
+        if md5_hex is not None and etag != md5_hex.lower():
             with contextlib.suppress(ProviderError):
                 self.delete(key)
             raise self.error(IntegrityError, "put", key,
                              reason="stored ETag %s, sent MD5 %s" % (etag, md5_hex))
         return etag
+
+    def put_slo_manifest(self, key, segments, content_type=None, metadata=None,
+                         internal=None, headers=None):
+        """Store an SLO manifest (``multipart-manifest=put``; ``segments`` in
+        Swift's PUT format: path, etag, size_bytes, range / data); the SLO's ETag."""
+        send = self._meta_headers(metadata, internal)
+        send.update(headers or {})
+        body = json.dumps(segments).encode("utf-8")
+        with self._connection("put manifest", key) as conn:
+            return unquote_etag(conn.put_object(
+                self.bucket, key, body, content_length=len(body),
+                content_type=content_type, headers=send,
+                query_string="multipart-manifest=put"))
 
     def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
         """A POST replaces every POST-able header: one HEAD first carries

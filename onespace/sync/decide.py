@@ -28,6 +28,7 @@ class Action(enum.Enum):
     HEAD_REMOTE = "head"  # the listing said "same data": look at the metadata too
     SKIP = "skip"  # not this mapping's business (excluded / not selected)
     FAIL = "fail"  # cannot ever succeed as things are: record and move on
+    LARGE = "large"  # an SLO/DLO manifest: sync.large decides, once its parts are known
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,8 @@ def decide_object(local, remote, mapping, remote_has_metadata=True):
     if not matches_criteria(mapping.get("selection_criteria"), local.headers):
         return Decision(Action.SKIP, "not selected by selection_criteria")
     if local.is_slo or local.is_dlo:
-        return Decision(Action.FAIL, "large objects (SLO/DLO manifests) are not synced "
-                                     "by this version of onespace")
-    if remote is None or remote.etag != local.etag or remote.size != local.size:
+        return Decision(Action.LARGE, "large object")
+    if remote is None or not same_data(local, remote):
         return Decision(Action.UPLOAD, "remote missing" if remote is None else "remote differs")
     if not remote_has_metadata:
         return Decision(Action.HEAD_REMOTE, "same data; metadata unknown")
@@ -105,6 +105,15 @@ def decide_object(local, remote, mapping, remote_has_metadata=True):
     if not mapping["retain_local"]:
         return Decision(Action.ARCHIVE, "remote copy verified")
     return Decision(Action.NOTHING, "in sync")
+
+
+def same_data(local, remote):
+    """Does the remote hold the local plain object's bytes?  A multipart
+    upload's S3 ETag is not the MD5 of the data: onespace then keeps the
+    Swift ETag in ``swift-source-etag``."""
+    if remote.size != local.size:
+        return False
+    return local.etag in (remote.etag, remote.internal.get(hdrs.SOURCE_ETAG_KEY))
 
 
 def archive_timestamp(local_timestamp):

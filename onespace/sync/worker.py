@@ -13,6 +13,7 @@ from onespace import naming
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
+from onespace.sync.large import S3_MAX_PART, LargeObjectError
 
 LOG = logging.getLogger("onespace.sync")
 
@@ -86,6 +87,15 @@ class ContainerSyncer:
         self.provider = provider
         self.tick = progress_tick or (lambda n=1: None)
         self.is_s3 = mapping["protocol"] == "s3"
+        self._large = None
+
+    @property
+    def large(self):
+        """The large-object (SLO/DLO, multipart) half: ``sync.large_io``."""
+        if self._large is None:
+            from onespace.sync.large_io import LargeObjects
+            self._large = LargeObjects(self)
+        return self._large
 
     def remote_key(self, name):
         if self.is_s3:
@@ -104,6 +114,8 @@ class ContainerSyncer:
         label = "%s/%s/%s" % (self.account, self.container, row.name)
         try:
             return self._handle(row, remote_hint)
+        except LargeObjectError as e:
+            return self.large.failed(row.name, e)
         except ProviderError as e:
             if e.retriable or getattr(e, "status", None) in (401, 403):
                 return Outcome(RETRY, reason=str(e), error=e)
@@ -139,7 +151,11 @@ class ContainerSyncer:
             remote = remote_hint
         local = self.cluster.head_object(self.account, self.container, row.name)
         decision = decide_object(local, remote, self.mapping, has_meta)
-        if decision.action is Action.HEAD_REMOTE:
+        if decision.action is Action.LARGE:
+            return self.large.handle(row, key, local, remote, has_meta, requests)
+        if not has_meta and decision.action in (Action.HEAD_REMOTE, Action.UPLOAD):
+            # a listing is a snapshot: the owner may have uploaded since, so
+            # look again before sending anything (verifiers never double an upload)
             remote = self.provider.head(key)
             requests += 1
             decision = decide_object(local, remote, self.mapping, True)
@@ -149,10 +165,13 @@ class ContainerSyncer:
         action = decision.action
         if action in (Action.UPLOAD, Action.POST_METADATA):
             if action is Action.UPLOAD:
-                sent = self._upload(key, row)
+                sent = self._upload(key, row, local)
                 if sent is None:
                     return Outcome(DONE, Action.NOTHING, "gone locally", remote_requests=requests)
                 local, nbytes = sent
+            elif self.is_s3 and local.size > self.mapping.get("max_part_size", S3_MAX_PART):
+                self.large.post_plain(row, key, local)  # too big for one server-side copy
+                nbytes = 0
             else:
                 self.provider.post_metadata(key, local.content_type, local.user_metadata)
                 self.tick()
@@ -199,8 +218,11 @@ class ContainerSyncer:
         return Outcome(DONE, action, "archived", bytes=nbytes, remote_requests=requests,
                        archived=True)
 
-    def _upload(self, key, row):
+    def _upload(self, key, row, local=None):
         """Stream the local object to the remote: (what was sent, bytes) or None if gone."""
+        if self.is_s3 and local is not None and \
+                local.size > self.mapping.get("multipart_threshold", S3_MAX_PART):
+            return self.large.upload_plain(row, key, local)
         local, body = self.cluster.get_object(self.account, self.container, row.name)
         if local is None:
             return None

@@ -268,6 +268,14 @@ INVALID = [
      'containers[0].min_segment_size', 'must be >= 5242880'),
     ('segment-size-zero', mapping('min_segment_size', 0, index=1),
      'containers[1].min_segment_size', 'must be >= 1'),
+    ('max-part-size-small', mapping('max_part_size', 1024 * 1024),
+     'containers[0].max_part_size', 'must be >= 5242880'),
+    ('max-part-size-large', mapping('max_part_size', 6 * 1024 ** 3),
+     'containers[0].max_part_size', 'must be <= 5368709120'),
+    ('multipart-threshold-zero', mapping('multipart_threshold', 0),
+     'containers[0].multipart_threshold', 'must be >= 1'),
+    ('multipart-threshold-large', mapping('multipart_threshold', 6 * 1024 ** 3),
+     'containers[0].multipart_threshold', 'must be <= 5368709120'),
     ('remote-delete-after', mapping('remote_delete_after', -5),
      'containers[0].remote_delete_after', 'must be >= 0'),
     ('region-empty', mapping('aws_region', ''),
@@ -469,6 +477,8 @@ def test_defaults_filled_without_mutating_input(tmp_path):
     assert m['retain_local'] is True and m['propagate_delete'] is True
     assert m['merge_namespaces'] is False
     assert m['min_segment_size'] == 5242880
+    assert m['multipart_threshold'] == m['max_part_size'] == 5 * 1024 ** 3
+    assert m['retain_local_segments'] is True and m['convert_dlo'] is False
     assert 'custom_prefix' not in m and 'aws_endpoint' not in m
     assert filled['syslog'] == {'host': 'logs', 'port': 514, 'proto': 'udp'}
     assert filled['migrator_settings']['ring_name'] == 'container'

@@ -30,9 +30,9 @@ def local(etag=ETAG, size=5, ctype="text/plain", meta=None, extra=None):
     return LocalObject(h)
 
 
-def remote(etag=ETAG, size=5, ctype="text/plain", meta=None):
+def remote(etag=ETAG, size=5, ctype="text/plain", meta=None, internal=None):
     return RemoteObject(name="k", etag=etag, size=size, last_modified=1.0,
-                        content_type=ctype, metadata=meta or {})
+                        content_type=ctype, metadata=meta or {}, internal=internal or {})
 
 
 @pytest.mark.parametrize("r, m, expected", [
@@ -66,8 +66,17 @@ def test_decide_row(r, m, expected):
      mapping(selection_criteria={"X-Object-Meta-CLASS": "gold"}), Action.UPLOAD),
     (local(meta={"Class": "gold"}), None, True,
      mapping(selection_criteria={"NOT": {"x-object-meta-class": "gold"}}), Action.SKIP),
-    (local(extra={"X-Static-Large-Object": "True"}), None, True, mapping(), Action.FAIL),
-    (local(extra={"X-Object-Manifest": "segs/obj"}), None, True, mapping(), Action.FAIL),
+    # large objects are decided by sync.large once their segments are known
+    (local(extra={"X-Static-Large-Object": "True"}), None, True, mapping(), Action.LARGE),
+    (local(extra={"X-Object-Manifest": "segs/obj"}), remote(), False, mapping(), Action.LARGE),
+    (local(extra={"X-Static-Large-Object": "True"}), None, True,
+     mapping(selection_criteria={"x-object-meta-class": "gold"}), Action.SKIP),
+    # a plain object uploaded in parts: its S3 ETag is not its MD5
+    (local(), remote(etag=OTHER + "-3", internal={"swift-source-etag": ETAG}), True,
+     mapping(), Action.NOTHING),
+    (local(), remote(etag=OTHER + "-3", internal={"swift-source-etag": OTHER}), True,
+     mapping(), Action.UPLOAD),
+    (local(), remote(etag=OTHER + "-3"), True, mapping(), Action.UPLOAD),
     # archive mode: only a verified remote copy lets the local one go
     (local(), remote(), True, mapping(retain_local=False), Action.ARCHIVE),
     (local(), remote(), False, mapping(retain_local=False), Action.HEAD_REMOTE),
