@@ -149,23 +149,33 @@ class ContainerSyncer:
             requests += 1
         else:
             remote = remote_hint
-        local = self.cluster.head_object(self.account, self.container, row.name)
-        decision = decide_object(local, remote, self.mapping, has_meta)
-        if decision.action is Action.LARGE:
-            return self.large.handle(row, key, local, remote, has_meta, requests)
-        if not has_meta and decision.action in (Action.HEAD_REMOTE, Action.UPLOAD):
-            # a listing is a snapshot: the owner may have uploaded since, so
-            # look again before sending anything (verifiers never double an upload)
-            remote = self.provider.head(key)
-            requests += 1
-            decision = decide_object(local, remote, self.mapping, True)
-        return self._act(decision, key, row, local, requests)
+        body = None
+        if remote is None and has_meta:
+            # most likely a new object: its GET tells what a HEAD would, and
+            # the body is streamed on if it is uploaded (one local request)
+            local, body = self.cluster.get_object(self.account, self.container, row.name)
+        else:
+            local = self.cluster.head_object(self.account, self.container, row.name)
+        try:
+            decision = decide_object(local, remote, self.mapping, has_meta)
+            if decision.action is Action.LARGE:
+                _close(body)
+                return self.large.handle(row, key, local, remote, has_meta, requests)
+            if not has_meta and decision.action in (Action.HEAD_REMOTE, Action.UPLOAD):
+                # a listing is a snapshot: the owner may have uploaded since, so
+                # look again before sending anything (verifiers never double an upload)
+                remote = self.provider.head(key)
+                requests += 1
+                decision = decide_object(local, remote, self.mapping, True)
+            return self._act(decision, key, row, local, requests, body)
+        finally:
+            _close(body)
 
-    def _act(self, decision, key, row, local, requests):
+    def _act(self, decision, key, row, local, requests, body=None):
         action = decision.action
         if action in (Action.UPLOAD, Action.POST_METADATA):
             if action is Action.UPLOAD:
-                sent = self._upload(key, row, local)
+                sent = self._upload(key, row, local, body)
                 if sent is None:
                     return Outcome(DONE, Action.NOTHING, "gone locally", remote_requests=requests)
                 local, nbytes = sent
@@ -218,12 +228,18 @@ class ContainerSyncer:
         return Outcome(DONE, action, "archived", bytes=nbytes, remote_requests=requests,
                        archived=True)
 
-    def _upload(self, key, row, local=None):
-        """Stream the local object to the remote: (what was sent, bytes) or None if gone."""
+    def _upload(self, key, row, local=None, body=None):
+        """Stream the local object to the remote: (what was sent, bytes) or None if gone.
+
+        ``body`` is the open GET whose headers ``local`` holds, when the
+        caller already has one.
+        """
         if self.is_s3 and local is not None and \
                 local.size > self.mapping.get("multipart_threshold", S3_MAX_PART):
+            _close(body)
             return self.large.upload_plain(row, key, local)
-        local, body = self.cluster.get_object(self.account, self.container, row.name)
+        if body is None:
+            local, body = self.cluster.get_object(self.account, self.container, row.name)
         if local is None:
             return None
         reader = BodyReader(body, on_bytes=self.tick)
@@ -238,3 +254,10 @@ class ContainerSyncer:
         LOG.info("uploaded %s/%s/%s -> %s (%d bytes)", self.account, self.container,
                  row.name, key, local.size)
         return local, local.size
+
+
+def _close(body):
+    """Release a local GET that will not be read (further)."""
+    close = getattr(body, "close", None)
+    if close:
+        close()
