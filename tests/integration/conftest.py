@@ -30,6 +30,7 @@ def lab():
         lab.start()  # raises LabError naming the server that failed
         yield lab
     finally:
+        Daemon.kill_leftovers()
         lab.stop()
 
 
@@ -48,6 +49,15 @@ def write_config(path, conf):
 class Daemon:
     """onespace-sync in a subprocess, as systemd would run it."""
 
+    started = []  # every daemon of the session, so a failed test leaks none
+
+    @classmethod
+    def kill_leftovers(cls):
+        for d in cls.started:
+            if d.alive():
+                d.proc.kill()
+                d.proc.wait()
+
     def __init__(self, config_path, log_path, env=None):
         self.config_path = str(config_path)
         self.log_path = str(log_path)
@@ -59,6 +69,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "onespace.cli", "--config", self.config_path],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        Daemon.started.append(self)
         return self
 
     def signal(self, sig):

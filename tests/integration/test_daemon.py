@@ -126,21 +126,23 @@ def test_remote_down_daemon_stays_healthy_and_converges(lab, tmp_path, unique):
     try:
         wait_for(lambda: notify.count("READY=1"), timeout=30, what="READY=1")
         lab.stop_server("seaweedfs")
-        names = put_objects(conn, container, 10)
-        notify.drain()
-        before = len(notify.messages)
-        wait_for(lambda: "retrying in" in daemon.output(), timeout=60, what="a retry log line")
-        time.sleep(6)
-        assert daemon.alive()
-        pings = sum("WATCHDOG=1" in m for m in notify.drain()[before:])
-        assert pings >= 3, notify.messages[before:]
-        assert any("STATUS=" in m for m in notify.messages)
-    finally:
-        lab.restart("seaweedfs")
-    try:
+        try:
+            names = put_objects(conn, container, 10)
+            notify.drain()
+            before = len(notify.messages)
+            wait_for(lambda: "retrying in" in daemon.output(), timeout=60,
+                     what="a retry log line")
+            time.sleep(6)
+            assert daemon.alive()
+            pings = sum("WATCHDOG=1" in m for m in notify.drain()[before:])
+            assert pings >= 3, notify.messages[before:]
+            assert any("STATUS=" in m for m in notify.messages)
+        finally:
+            lab.restart("seaweedfs")
         wait_for(lambda: len(view.keys()) == len(names), timeout=90, what="convergence")
     finally:
-        assert daemon.stop() == 0
+        code = daemon.stop()
+    assert code == 0
     assert any("STOPPING=1" in m for m in notify.drain())
 
 
