@@ -203,6 +203,20 @@ class LocalCluster:
             return []
         return [ShardRange.from_dict(d) for d in json.loads(body)]
 
+    def container_headers(self, account, container):
+        """The container's metadata and ACLs ({lowercase name: value}) from its
+        local database, or None when this node has none.
+
+        Not through the internal client: the proxy hides X-Container-Read/
+        -Write from requests that are not the account owner's, and the
+        internal client's are not.  Removed keys are kept with an empty value.
+        """
+        replicas = self.local_replicas(account, container)
+        broker = self.broker(replicas[0], account, container) if replicas else None
+        if broker is None:
+            return None
+        return {name.lower(): value for name, (value, _) in broker.metadata.items()}
+
     # ---- objects and containers ------------------------------------------
     def list_containers(self, account):
         """Names of the account's containers (for per-account ``/*`` mappings)."""

@@ -22,6 +22,7 @@ from onespace import naming
 from onespace.providers import make_provider
 from onespace.providers.base import ProviderError
 from onespace.status import ProgressStore
+from onespace.sync.container import ensure_lifecycle_rule, sync_container_headers
 from onespace.sync.decide import Row, listing_says_in_sync, ready
 from onespace.sync.worker import DONE, FAILED, RETRY, UNKNOWN, ContainerSyncer, Outcome
 
@@ -120,6 +121,8 @@ class Crawler:
             prov = base.with_bucket(bucket) if bucket != mapping["aws_bucket"] else base
             # Swift remotes get their container created; S3 buckets must exist
             prov.check_access(create=mapping["protocol"] == "swift")
+            # bucket-wide settings: once per provider, not per object
+            ensure_lifecycle_rule(mapping, mapping["account"], container, prov)
             self._providers[key] = prov
         return self._providers[key]
 
@@ -176,13 +179,27 @@ class Crawler:
         databases = self.cluster.local_databases(account, container)
         if not databases:
             return
-        syncer = ContainerSyncer(mapping, account, container, self.cluster,
-                                 self.provider(mapping, container), self.tick)
+        provider = self.provider(mapping, container)
+        self._sync_container_headers(mapping, account, container, provider)
+        syncer = ContainerSyncer(mapping, account, container, self.cluster, provider,
+                                 self.tick)
         for db in databases:
             if self.stopping:
                 return
             self._sync_database(syncer, db, stats)
         self.store.prune(mapping.identity, account, container, [db.db_id for db in databases])
+
+    def _sync_container_headers(self, mapping, account, container, provider):
+        """Container metadata/ACLs, once per pass; a failure here must not
+        hold up the objects (a remote that is down fails them anyway)."""
+        try:
+            sync_container_headers(mapping, account, container, self.cluster, provider)
+            self.tick()
+        except ProviderError as e:
+            LOG.error("%s", e)  # the error names the mapping
+        except Exception:  # noqa: BLE001
+            LOG.exception("%s: container headers of %s/%s not synced", mapping.label,
+                          account, container)
 
     def _sync_database(self, syncer, db, stats):
         mapping, broker = syncer.mapping, db.broker

@@ -190,6 +190,23 @@ class S3Provider(Provider):
                 raise
             self._create_bucket()
 
+    def lifecycle_rules(self):
+        """The bucket's lifecycle rules ([] when it has none)."""
+        try:
+            with self._errors("get lifecycle"):
+                resp = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)
+        except ProviderError as e:
+            if "NoSuchLifecycleConfiguration" in str(e.reason):
+                return []
+            raise
+        return resp.get("Rules", [])
+
+    def put_lifecycle_rules(self, rules):
+        """Replace the bucket's lifecycle configuration with ``rules``."""
+        with self._errors("put lifecycle"):
+            self.client.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+
     def _create_bucket(self):
         params = {"Bucket": self.bucket}
         if self.region != "us-east-1":

@@ -234,9 +234,36 @@ class SwiftProvider(Provider):
         except NotFound:
             if not create:
                 raise
-            headers = {"X-Storage-Policy": self.storage_policy} if self.storage_policy else {}
+            self._create_container()
+
+    def _create_container(self):
+        """Make the container, in ``storage_policy`` when the mapping names one.
+
+        A policy the remote does not know is a configuration error (Swift
+        answers 400 "Invalid X-Storage-Policy"): say which setting is wrong;
+        retrying cannot help until the operator fixes it.
+        """
+        headers = {"X-Storage-Policy": self.storage_policy} if self.storage_policy else {}
+        try:
             with self._connection("create container") as conn:
                 conn.put_container(self.bucket, headers=headers)
+        except ProviderError as e:
+            if e.status != 400 or not self.storage_policy:
+                raise
+            raise self.error(ProviderError, "create container", status=400, retriable=False,
+                             reason="storage_policy %r refused by the remote: %s"
+                             % (self.storage_policy, e.reason)) from e
+
+    def head_container(self):
+        """The container's HEAD headers (lowercase names, values as sent)."""
+        with self._connection("head container") as conn:
+            conn.head_container(self.bucket)
+            return _raw_headers(conn)
+
+    def post_container(self, headers):
+        """POST container headers (an empty value removes metadata or an ACL)."""
+        with self._connection("post container") as conn:
+            conn.post_container(self.bucket, headers)
 
     def head(self, key):
         try:
@@ -274,7 +301,7 @@ class SwiftProvider(Provider):
         """As :meth:`Provider.put`; ``md5_hex`` may be None here (a segment
         combined from several): the caller then checks the returned ETag."""
         send = self._meta_headers(metadata, internal)
-        send.update(headers or {})
+        send.update({k: v for k, v in (headers or {}).items() if v is not None})
         with self._connection("put", key) as conn:
             etag = unquote_etag(conn.put_object(
                 self.bucket, key, body, content_length=size, etag=md5_hex,
@@ -291,7 +318,7 @@ class SwiftProvider(Provider):
         """Store an SLO manifest (``multipart-manifest=put``; ``segments`` in
         Swift's PUT format: path, etag, size_bytes, range / data); the SLO's ETag."""
         send = self._meta_headers(metadata, internal)
-        send.update(headers or {})
+        send.update({k: v for k, v in (headers or {}).items() if v is not None})
         body = json.dumps(segments).encode("utf-8")
         with self._connection("put manifest", key) as conn:
             return unquote_etag(conn.put_object(
@@ -306,13 +333,16 @@ class SwiftProvider(Provider):
         current = self.head(key)
         if current is None:
             raise self.error(NotFound, "post_metadata", key, status=404, reason="Not Found")
+        # a header given here replaces the carried-over one; given as None,
+        # it is dropped (e.g. an X-Delete-At onespace no longer wants)
+        given = {name.lower() for name in headers or {}}
         send = {name: current.headers[name] for name in KEPT_ON_POST
-                if name in current.headers}
+                if name in current.headers and name not in given}
         send.update(self._meta_headers(
             metadata, current.internal if internal is None else internal))
         if content_type:
             send["Content-Type"] = content_type
-        send.update(headers or {})
+        send.update({k: v for k, v in (headers or {}).items() if v is not None})
         with self._connection("post_metadata", key) as conn:
             conn.post_object(self.bucket, key, headers=send)
 

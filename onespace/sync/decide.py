@@ -12,6 +12,7 @@ from swift.common.utils import Timestamp, decode_timestamps
 
 from onespace import headers as hdrs
 from onespace.selection import excluded, matches_criteria
+from onespace.sync.expiry import already_expired, expiry_differs, manages_expiry
 
 
 # The offset onespace gives the tombstones it writes when archiving: such a
@@ -81,13 +82,16 @@ def decide_row(row, mapping):
     return None
 
 
-def decide_object(local, remote, mapping, remote_has_metadata=True):
+def decide_object(local, remote, mapping, remote_has_metadata=True, delete_at=None,
+                  now=None):
     """What to do with one live object.
 
     ``local`` is a ``cluster.LocalObject`` (None when the object is already
     gone: the row that deletes it will follow); ``remote`` a
     ``providers.RemoteObject`` or None.  ``remote_has_metadata`` is False
     when ``remote`` comes from a listing, which carries no metadata.
+    ``delete_at`` is the X-Delete-At the remote copy should carry
+    (``expiry.remote_delete_at``), None for none.
     """
     if local is None:
         return Decision(Action.NOTHING, "gone locally; its delete row follows")
@@ -95,6 +99,8 @@ def decide_object(local, remote, mapping, remote_has_metadata=True):
         return Decision(Action.SKIP, "not selected by selection_criteria")
     if local.is_slo or local.is_dlo:
         return Decision(Action.LARGE, "large object")
+    if already_expired(delete_at, time.time() if now is None else now):
+        return Decision(Action.SKIP, "remote expiry %d has passed" % delete_at)
     if remote is None or not same_data(local, remote):
         return Decision(Action.UPLOAD, "remote missing" if remote is None else "remote differs")
     if not remote_has_metadata:
@@ -102,6 +108,8 @@ def decide_object(local, remote, mapping, remote_has_metadata=True):
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")
+    if manages_expiry(mapping) and expiry_differs(remote.headers, delete_at):
+        return Decision(Action.POST_METADATA, "remote expiry differs")
     if not mapping["retain_local"]:
         return Decision(Action.ARCHIVE, "remote copy verified")
     return Decision(Action.NOTHING, "in sync")

@@ -31,10 +31,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 
 from onespace import headers as hdrs
 from onespace.sync.decide import Action, Decision
+from onespace.sync.expiry import already_expired, expiry_differs, manages_expiry
 
 KiB, MiB, GiB = 1024, 1024 ** 2, 1024 ** 3
 S3_MIN_PART = 5 * MiB
@@ -462,9 +464,11 @@ def remote_matches(source, remote, protocol, convert_dlo=False):
     return False
 
 
-def decide_large(local, source, remote, mapping):
+def decide_large(local, source, remote, mapping, delete_at=None):
     """What to do with a live SLO/DLO, once its source and the remote
-    (with its metadata) are known."""
+    (with its metadata) are known; ``delete_at`` as for ``decide_object``."""
+    if already_expired(delete_at, time.time()):
+        return Decision(Action.SKIP, "remote expiry %d has passed" % delete_at)
     if remote is None:
         return Decision(Action.UPLOAD, "remote missing")
     if not remote_matches(source, remote, mapping["protocol"], mapping.get("convert_dlo")):
@@ -472,6 +476,8 @@ def decide_large(local, source, remote, mapping):
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")
+    if manages_expiry(mapping) and expiry_differs(remote.headers, delete_at):
+        return Decision(Action.POST_METADATA, "remote expiry differs")
     if not mapping["retain_local"]:
         return Decision(Action.ARCHIVE, "remote copy verified")
     return Decision(Action.NOTHING, "in sync")

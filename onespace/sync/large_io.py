@@ -39,6 +39,7 @@ from onespace.faults import checkpoint
 from onespace.providers.base import IntegrityError, ProviderError
 from onespace.sync import large
 from onespace.sync.decide import Action, archive_timestamp
+from onespace.sync.expiry import expiry_differs
 from onespace.sync.large import LargeObjectError, Piece, SourceChanged
 from onespace.sync.worker import DONE, FAILED, RETRY, BodyReader, Outcome
 
@@ -270,7 +271,8 @@ class LargeObjects:
             if remote is not None and not has_meta:  # a listing entry: metadata needed
                 remote = self.provider.head(key)
                 requests += 1
-            decision = large.decide_large(local, source, remote, self.mapping)
+            decision = large.decide_large(local, source, remote, self.mapping,
+                                          self.syncer.delete_at(row, local))
             return self._act(decision, Job(row, key, local, source, requests))
         except LargeObjectError as e:
             return self.failed(row.name, e, requests)
@@ -303,7 +305,8 @@ class LargeObjects:
         checkpoint("archive-uploaded")
         remote = self.provider.head(job.key)
         job.requests += 1
-        decision = large.decide_large(job.local, job.source, remote, self.mapping)
+        decision = large.decide_large(job.local, job.source, remote, self.mapping,
+                                      self.syncer.delete_at(job.row, job.local))
         if decision.action is not Action.ARCHIVE:
             return Outcome(RETRY, action, "remote copy not verified: %s" % decision.reason,
                            bytes=nbytes, remote_requests=job.requests)
@@ -516,7 +519,8 @@ class LargeObjects:
                                     self.max_part)
             self._copy_in_parts(job, plan)
         else:
-            self.provider.post_metadata(job.key, local.content_type, local.user_metadata)
+            self.provider.post_metadata(job.key, local.content_type, local.user_metadata,
+                                        headers=self.syncer.expiry_headers(job.row, local))
             job.requests += 2
 
     def _copy_in_parts(self, job, plan):
@@ -565,7 +569,12 @@ class LargeObjects:
         prov = self._segment_provider(container, job)
         remote = prov.head(name)
         job.requests += 1
+        expiry = self._segment_expiry(job)
         if remote is not None and remote.etag == etag and remote.size == size:
+            if expiry and expiry_differs(remote.headers, int(expiry["X-Delete-At"])):
+                # reused by a newer manifest: it must live as long as that one
+                prov.post_metadata(name, remote.content_type, remote.metadata, headers=expiry)
+                job.requests += 2
             return 0
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:
@@ -576,7 +585,7 @@ class LargeObjects:
                 raise self._changed(job)("segment %s changed (ETag %s, expected %s)"
                                     % (self._name(name, container), local.etag, etag))
             prov.put(name, reader, local.size, local.etag, content_type=local.content_type,
-                     metadata=local.user_metadata)
+                     metadata=local.user_metadata, headers=expiry)
         finally:
             reader.close()
         job.requests += 1
@@ -599,7 +608,8 @@ class LargeObjects:
         reader = SpanReader(self, part.spans, pieces, self.tick, self._changed(job))
         try:
             etag = prov.put(name, reader, part.size, None,
-                            internal={hdrs.COMBINED_ETAG_KEY: combined})
+                            internal={hdrs.COMBINED_ETAG_KEY: combined},
+                            headers=self._segment_expiry(job))
         except ProviderError:
             if reader.error is not None:
                 raise reader.error from None
@@ -643,9 +653,16 @@ class LargeObjects:
         internal = {hdrs.SLO_ETAG_KEY: source.etag} if source.kind == "slo" \
             else {hdrs.DLO_ETAG_KEY: source.etag}
         self.provider.put_slo_manifest(job.key, segments, content_type=local.content_type,
-                                       metadata=local.user_metadata, internal=internal)
+                                       metadata=local.user_metadata, internal=internal,
+                                       headers=self.syncer.expiry_headers(job.row, local))
         job.requests += 1
         return sent, "%d segments" % len(segments)
+
+    def _segment_expiry(self, job):
+        """X-Delete-At for a remote segment of ``job``'s object: the manifest's
+        plus ``remote_delete_after_addition`` (only set ones: a PUT has none to drop)."""
+        headers = self.syncer.expiry_headers(job.row, job.local, segment=True)
+        return {k: v for k, v in headers.items() if v is not None}
 
     def _remote_path(self, piece):
         return "/%s/%s" % (self._remote_segments_container(piece.container), piece.name)
@@ -671,8 +688,9 @@ class LargeObjects:
             self.provider.put(
                 job.key, reader, local.size, local.etag, content_type=local.content_type,
                 metadata=local.user_metadata, internal={hdrs.DLO_ETAG_KEY: source.etag},
-                headers={"X-Object-Manifest": quote("%s/%s" % (remote_segments,
-                                                               source.dlo_prefix), safe="/")})
+                headers=dict(self.syncer.expiry_headers(job.row, local), **{
+                    "X-Object-Manifest": quote("%s/%s" % (remote_segments, source.dlo_prefix),
+                                               safe="/")}))
         finally:
             reader.close()
         job.requests += 1

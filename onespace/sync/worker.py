@@ -13,6 +13,7 @@ from onespace import naming
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
+from onespace.sync.expiry import delete_at_headers, remote_delete_at
 from onespace.sync.large import S3_MAX_PART, LargeObjectError
 
 LOG = logging.getLogger("onespace.sync")
@@ -157,7 +158,7 @@ class ContainerSyncer:
         else:
             local = self.cluster.head_object(self.account, self.container, row.name)
         try:
-            decision = decide_object(local, remote, self.mapping, has_meta)
+            decision = self._decide(row, local, remote, has_meta)
             if decision.action is Action.LARGE:
                 _close(body)
                 return self.large.handle(row, key, local, remote, has_meta, requests)
@@ -166,10 +167,23 @@ class ContainerSyncer:
                 # look again before sending anything (verifiers never double an upload)
                 remote = self.provider.head(key)
                 requests += 1
-                decision = decide_object(local, remote, self.mapping, True)
+                decision = self._decide(row, local, remote, True)
             return self._act(decision, key, row, local, requests, body)
         finally:
             _close(body)
+
+    def delete_at(self, row, local, segment=False):
+        """The X-Delete-At the remote copy of ``row`` should carry (Swift), or None."""
+        return remote_delete_at(self.mapping, row.data_time,
+                                local.headers.get("x-delete-at") if local else None, segment)
+
+    def expiry_headers(self, row, local, segment=False):
+        """X-Delete-At for a Swift PUT/POST of ``row`` ({} unless onespace manages it)."""
+        return delete_at_headers(self.mapping, self.delete_at(row, local, segment))
+
+    def _decide(self, row, local, remote, has_meta):
+        return decide_object(local, remote, self.mapping, has_meta,
+                             delete_at=self.delete_at(row, local))
 
     def _act(self, decision, key, row, local, requests, body=None):
         action = decision.action
@@ -183,7 +197,8 @@ class ContainerSyncer:
                 self.large.post_plain(row, key, local)  # too big for one server-side copy
                 nbytes = 0
             else:
-                self.provider.post_metadata(key, local.content_type, local.user_metadata)
+                self.provider.post_metadata(key, local.content_type, local.user_metadata,
+                                            headers=self.expiry_headers(row, local))
                 self.tick()
                 nbytes = 0
             requests += 1
@@ -203,7 +218,7 @@ class ContainerSyncer:
         """Archive mode, after an upload/POST: look at the remote copy, then archive."""
         checkpoint("archive-uploaded")
         remote = self.provider.head(key)
-        decision = decide_object(local, remote, self.mapping, True)
+        decision = self._decide(row, local, remote, True)
         if decision.action is not Action.ARCHIVE:
             # the remote does not show what we sent: keep the local copy, try again
             return Outcome(RETRY, action, "remote copy not verified: %s" % decision.reason,
@@ -248,7 +263,8 @@ class ContainerSyncer:
             # described by the GET's own headers, and checked against its ETag
             self.provider.put(key, reader, local.size, local.etag,
                               content_type=local.content_type,
-                              metadata=local.user_metadata)
+                              metadata=local.user_metadata,
+                              headers=self.expiry_headers(row, local))
         finally:
             reader.close()
         LOG.info("uploaded %s/%s/%s -> %s (%d bytes)", self.account, self.container,

@@ -1,0 +1,74 @@
+"""Per-container remote settings: the I/O around the pure rules of ``sync.expiry``.
+
+* :func:`ensure_lifecycle_rule` (S3, ``remote_delete_after``): once per
+  provider, when the crawler first checks access to the bucket.
+* :func:`sync_container_headers` (Swift, ``sync_container_metadata`` /
+  ``sync_container_acl``): once per pass per container, before its rows.
+"""
+
+import logging
+
+from swift.common.swob import wsgi_to_str
+
+from onespace import naming
+from onespace.providers.base import ProviderError
+from onespace.sync import expiry
+
+LOG = logging.getLogger("onespace.sync")
+
+
+def ensure_lifecycle_rule(mapping, account, container, provider):
+    """Make the bucket expire the container's keys ``remote_delete_after`` after upload.
+
+    The bucket's other rules are kept (see ``expiry.merge_lifecycle_rule``).
+    A server without lifecycle support (Swift's s3api answers MalformedXML),
+    or credentials without the permission, get one warning naming the
+    mapping; objects still sync, they just do not expire remotely.  True
+    when the rule is in place.
+    """
+    after = mapping.get("remote_delete_after") or 0
+    if mapping["protocol"] != "s3" or not after:
+        return False
+    per_account = mapping.is_per_account if hasattr(mapping, "is_per_account") else False
+    identity = getattr(mapping, "identity", "") or ""
+    rule = expiry.lifecycle_rule(
+        expiry.lifecycle_rule_id(identity, container if per_account else None),
+        naming.s3_listing_prefix(account, container, mapping.get("custom_prefix")), after)
+    try:
+        rules, changed = expiry.merge_lifecycle_rule(provider.lifecycle_rules(), rule)
+        if changed:
+            provider.put_lifecycle_rules(rules)
+            LOG.info("%s: lifecycle rule %s expires %s* after %d day(s)", _label(mapping),
+                     rule["ID"], rule["Filter"]["Prefix"], rule["Expiration"]["Days"])
+    except ProviderError as e:
+        if e.retriable:
+            raise
+        LOG.warning("%s: remote_delete_after is not applied: the S3 remote refused its "
+                    "lifecycle rule (%s); remote copies will not expire", _label(mapping), e)
+        return False
+    return True
+
+
+def sync_container_headers(mapping, account, container, cluster, provider):
+    """Bring the remote Swift container's metadata/ACLs in line with the local
+    container's; the headers POSTed ({} when already in line)."""
+    sync_meta = bool(mapping.get("sync_container_metadata"))
+    sync_acl = bool(mapping.get("sync_container_acl"))
+    if mapping["protocol"] != "swift" or not (sync_meta or sync_acl):
+        return {}
+    local = cluster.container_headers(account, container)
+    if local is None:
+        return {}  # no database here: the nodes that have one do it
+    # both sides as text: http.client hands out header bytes as latin-1
+    remote = {k: wsgi_to_str(v) for k, v in provider.head_container().items()}
+    changes = expiry.container_header_changes(local, remote, sync_meta, sync_acl)
+    if changes:
+        provider.post_container(changes)
+        LOG.info("%s: container %s/%s headers updated remotely: %s", _label(mapping),
+                 account, container, ", ".join(sorted(changes)))
+    return changes
+
+
+def _label(mapping):
+    return getattr(mapping, "label", None) or "%s/%s" % (mapping.get("account"),
+                                                         mapping.get("container"))

@@ -1,0 +1,221 @@
+"""Remote expiry, container metadata/ACLs and storage policies against the real lab."""
+
+import time
+
+import pytest
+import swiftclient
+
+from onespace import naming
+from tests.integration.conftest import Daemon, run_once, wait_for
+from tests.integration.test_large import Local
+from tests.integration.test_sync import mapping_for, node_configs, setup_sync, sync_all_nodes
+
+DAY = 86400
+
+
+def local_time(conn, container, name):
+    """The object's data time as the daemon sees it: X-Timestamp, until a POST."""
+    return int(float(conn.head_object(container, name)["x-timestamp"]))
+
+
+def remote_headers(lab, bucket, name):
+    return lab.swift_connection("test2").head_object(bucket, name)
+
+
+# ---------------------------------------------------------------- X-Delete-At
+
+def test_remote_delete_after_on_swift(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "swift", unique,
+                                                remote_delete_after=2 * DAY)
+    conn.put_object(container, "o", b"data")
+    sync_all_nodes(configs)
+    written = local_time(conn, container, "o")
+    assert int(remote_headers(lab, view.bucket, "o")["x-delete-at"]) == written + 2 * DAY
+    # a metadata POST later must not move the expiry: it counts from the write
+    time.sleep(1)  # (the local X-Timestamp becomes the POST's)
+    conn.post_object(container, "o", headers={"X-Object-Meta-K": "v"})
+    sync_all_nodes(configs)
+    headers = remote_headers(lab, view.bucket, "o")
+    assert headers["x-object-meta-k"] == "v"
+    assert int(headers["x-delete-at"]) == written + 2 * DAY
+
+
+def test_remote_delete_after_on_swift_slo_segments_get_the_addition(lab, tmp_path, unique):
+    local = Local(lab, unique)
+    bucket = "dst-" + unique
+    configs = node_configs(lab, tmp_path, [mapping_for(
+        lab, "swift", local.container, bucket, remote_delete_after=DAY,
+        remote_delete_after_addition=3600)])
+    local.put_slo("big", [1000, 2000])
+    sync_all_nodes(configs)
+    manifest_at = int(remote_headers(lab, bucket, "big")["x-delete-at"])
+    assert manifest_at == local_time(local.conn, local.container, "big") + DAY
+    remote = lab.swift_connection("test2")
+    segments = naming.swift_segments_container(bucket, local.segments, False)
+    names = [o["name"] for o in remote.get_container(segments)[1]]
+    assert names == ["big/00", "big/01"]
+    for name in names:
+        assert int(remote.head_object(segments, name)["x-delete-at"]) == manifest_at + 3600
+
+
+def test_propagate_expiration_and_offset(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(
+        lab, tmp_path, "swift", unique, propagate_expiration=True,
+        propagate_expiration_offset=600)
+    expires = int(time.time()) + 10 * DAY
+    conn.put_object(container, "exp", b"x", headers={"X-Delete-At": str(expires)})
+    conn.put_object(container, "plain", b"y")
+    sync_all_nodes(configs)
+    assert int(remote_headers(lab, view.bucket, "exp")["x-delete-at"]) == expires + 600
+    assert "x-delete-at" not in remote_headers(lab, view.bucket, "plain")
+    # the local expiry changes, then goes away: the remote follows
+    conn.post_object(container, "exp", headers={"X-Delete-At": str(expires + 50)})
+    sync_all_nodes(configs)
+    assert int(remote_headers(lab, view.bucket, "exp")["x-delete-at"]) == expires + 650
+    conn.post_object(container, "exp", headers={"X-Object-Meta-Kept": "yes"})
+    sync_all_nodes(configs)
+    headers = remote_headers(lab, view.bucket, "exp")
+    assert "x-delete-at" not in headers and headers["x-object-meta-kept"] == "yes"
+
+
+def test_remote_delete_after_wins_over_propagate_expiration(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(
+        lab, tmp_path, "swift", unique, propagate_expiration=True,
+        propagate_expiration_offset=600, remote_delete_after=3 * DAY)
+    conn.put_object(container, "o", b"x",
+                    headers={"X-Delete-At": str(int(time.time()) + 10 * DAY)})
+    sync_all_nodes(configs)
+    assert int(remote_headers(lab, view.bucket, "o")["x-delete-at"]) == \
+        local_time(conn, container, "o") + 3 * DAY
+
+
+# ---------------------------------------------------------------- S3 lifecycle
+
+THEIRS = {"ID": "operator-logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled",
+          "Expiration": {"Days": 30}}
+
+
+def test_lifecycle_rule_merged_on_seaweedfs(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "seaweedfs", unique,
+                                                remote_delete_after=2 * DAY - 5)
+    view.s3.put_bucket_lifecycle_configuration(
+        Bucket=view.bucket, LifecycleConfiguration={"Rules": [THEIRS]})
+    conn.put_object(container, "o", b"x")
+    outs = sync_all_nodes(configs)
+    rules = view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]
+    assert THEIRS in rules  # not clobbered
+    ours = [r for r in rules if r["ID"].startswith("onespace-")]
+    assert len(ours) == 1, rules
+    assert ours[0]["Filter"] == {"Prefix": naming.s3_listing_prefix("AUTH_test", container)}
+    assert ours[0]["Expiration"] == {"Days": 2}
+    assert ours[0]["Status"] == "Enabled"
+    assert "".join(outs).count("lifecycle rule onespace-") == 1  # one node put it
+    assert view.get("o")[0] == b"x"
+    # a second pass changes nothing
+    assert "lifecycle rule" not in "".join(sync_all_nodes(configs))
+    assert len(view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]) == 2
+
+
+def test_lifecycle_unsupported_on_s3api_is_one_clear_warning(lab, tmp_path, unique):
+    """Swift's s3api does not implement lifecycle PUT (it answers MalformedXML):
+    objects still sync, and the operator is told once which mapping lacks expiry."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, "s3api", unique,
+                                                remote_delete_after=DAY)
+    conn.put_object(container, "a", b"1")
+    conn.put_object(container, "b", b"2")
+    outs = sync_all_nodes(configs)
+    for out in outs:
+        warnings = [line for line in out.splitlines()
+                    if "remote_delete_after is not applied" in line]
+        assert len(warnings) == 1, out
+        assert "containers[0] (AUTH_test/%s" % container in warnings[0]
+    assert view.get("a")[0] == b"1" and view.get("b")[0] == b"2"
+
+
+# ---------------------------------------------------------------- container headers
+
+def test_container_metadata_and_acls_follow(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(
+        lab, tmp_path, "swift", unique, sync_container_metadata=True, sync_container_acl=True)
+    remote = lab.swift_connection("test2")
+    conn.post_container(container, {"X-Container-Meta-Color": "blue",
+                                    "X-Container-Meta-Owner": "\u00e9quipe a",
+                                    "X-Container-Read": ".r:*,.rlistings",
+                                    "X-Container-Write": "AUTH_test2"})
+    conn.put_object(container, "o", b"x")
+    sync_all_nodes(configs)
+    headers = remote.head_container(view.bucket)
+    assert headers["x-container-meta-color"] == "blue"
+    assert headers["x-container-meta-owner"] == "\u00e9quipe a"
+    assert headers["x-container-read"] == ".r:*,.rlistings"
+    assert headers["x-container-write"] == "AUTH_test2"
+
+    conn.post_container(container, {"X-Container-Meta-Color": "red",
+                                    "X-Remove-Container-Meta-Owner": "x",
+                                    "X-Container-Read": ".r:*",
+                                    "X-Remove-Container-Write": "x"})
+    outs = sync_all_nodes(configs)
+    headers = remote.head_container(view.bucket)
+    assert headers["x-container-meta-color"] == "red"
+    assert "x-container-meta-owner" not in headers
+    assert headers["x-container-read"] == ".r:*"
+    assert "x-container-write" not in headers
+    assert "headers updated remotely" in "".join(outs)
+    # nothing changed: no POST
+    assert "headers updated remotely" not in "".join(sync_all_nodes(configs))
+
+
+def test_container_acls_not_synced_without_the_option(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "swift", unique,
+                                                sync_container_metadata=True)
+    conn.post_container(container, {"X-Container-Meta-Color": "blue",
+                                    "X-Container-Read": ".r:*"})
+    conn.put_object(container, "o", b"x")
+    sync_all_nodes(configs)
+    headers = lab.swift_connection("test2").head_container(view.bucket)
+    assert headers["x-container-meta-color"] == "blue"
+    assert "x-container-read" not in headers
+
+
+# ---------------------------------------------------------------- storage policy
+
+def test_storage_policy_of_created_containers(lab, tmp_path, unique):
+    local = Local(lab, unique)
+    bucket = "dst-" + unique
+    configs = node_configs(lab, tmp_path, [mapping_for(lab, "swift", local.container, bucket,
+                                                       storage_policy="silver")])
+    local.put_slo("big", [1000, 2000])
+    local.conn.put_object(local.container, "o", b"x")
+    sync_all_nodes(configs)
+    remote = lab.swift_connection("test2")
+    assert remote.head_container(bucket)["x-storage-policy"] == "silver"
+    segments = naming.swift_segments_container(bucket, local.segments, False)
+    assert remote.head_container(segments)["x-storage-policy"] == "silver"
+    assert remote.get_object(bucket, "o")[1] == b"x"
+
+
+def test_invalid_storage_policy_is_a_clear_error_without_spinning(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "swift", unique,
+                                                storage_policy="no-such-policy")
+    conn.put_object(container, "o", b"x")
+    rc, out = run_once(configs[0])
+    assert rc != 0
+    errors = [line for line in out.splitlines() if "no-such-policy" in line]
+    assert len(errors) == 1, out
+    assert "containers[0] (AUTH_test/%s" % container in errors[0]
+    assert "storage_policy 'no-such-policy' refused by the remote" in errors[0]
+    assert "Traceback" not in out
+
+    # a running daemon backs off instead of retrying every poll_interval (1s)
+    daemon = Daemon(configs[0], tmp_path / "daemon.log").start()
+    try:
+        wait_for(lambda: "no-such-policy" in daemon.output(), timeout=60,
+                 what="the storage policy error")
+        time.sleep(8)
+        assert daemon.alive()
+    finally:
+        daemon.stop()
+    attempts = daemon.output().count("storage_policy 'no-such-policy'")
+    assert 1 <= attempts <= 5, daemon.output()  # 1+2+4+... seconds apart, not 8+ times
+    with pytest.raises(swiftclient.ClientException):
+        lab.swift_connection("test2").head_container(view.bucket)
