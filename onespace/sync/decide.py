@@ -105,6 +105,11 @@ def decide_object(local, remote, mapping, remote_has_metadata=True, delete_at=No
         return Decision(Action.UPLOAD, "remote missing" if remote is None else "remote differs")
     if not remote_has_metadata:
         return Decision(Action.HEAD_REMOTE, "same data; metadata unknown")
+    return decide_same_data(local, remote, mapping, delete_at)
+
+
+def decide_same_data(local, remote, mapping, delete_at):
+    """The remote holds the local data (plain or large): metadata, expiry, archive."""
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")

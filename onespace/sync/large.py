@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass
 
 from onespace import headers as hdrs
-from onespace.sync.decide import Action, Decision
-from onespace.sync.expiry import already_expired, expiry_differs, manages_expiry
+from onespace.sync.decide import Action, Decision, decide_same_data
+from onespace.sync.expiry import already_expired
 
 KiB, MiB, GiB = 1024, 1024 ** 2, 1024 ** 3
 S3_MIN_PART = 5 * MiB
@@ -473,11 +473,4 @@ def decide_large(local, source, remote, mapping, delete_at=None):
         return Decision(Action.UPLOAD, "remote missing")
     if not remote_matches(source, remote, mapping["protocol"], mapping.get("convert_dlo")):
         return Decision(Action.UPLOAD, "remote differs")
-    if remote.content_type != local.content_type or not hdrs.metadata_equal(
-            remote.metadata, local.user_metadata):
-        return Decision(Action.POST_METADATA, "metadata differs")
-    if manages_expiry(mapping) and expiry_differs(remote.headers, delete_at):
-        return Decision(Action.POST_METADATA, "remote expiry differs")
-    if not mapping["retain_local"]:
-        return Decision(Action.ARCHIVE, "remote copy verified")
-    return Decision(Action.NOTHING, "in sync")
+    return decide_same_data(local, remote, mapping, delete_at)
