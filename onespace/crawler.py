@@ -222,7 +222,12 @@ class Crawler:
                 return True
             rows, complete = self._ready_rows(items, lambda r: ready(r, copy_after, self.clock()))
             todo = [r for r in rows if naming.owner_index(r.name, replicas) in mine]
-            outcomes = self._run(syncer, [(r, UNKNOWN) for r in todo], stats)
+            # one listing page per 1000 keys instead of a HEAD per object
+            hints = self._remote_hints(syncer, todo)
+            work = [(r, hints.get(r.name, UNKNOWN)) for r in todo
+                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name],
+                                                                        syncer.mapping)]
+            outcomes = self._run(syncer, work, stats, confirm=False)
             last, ok = self._advance(rows, outcomes, progress)
             progress["last_row"] = last
             self.store.save(progress)
@@ -314,11 +319,11 @@ class Crawler:
             rows.append(row)
         return rows, True
 
-    def _run(self, syncer, work, stats):
+    def _run(self, syncer, work, stats, confirm=True):
         """Handle rows concurrently; returns {row_id: Outcome}."""
         outcomes = {}
         for (row, _), outcome in zip(work, self.pool.imap(
-                lambda rw: syncer.handle(*rw) if not self.stopping else None, work)):
+                lambda rw: syncer.handle(*rw, confirm) if not self.stopping else None, work)):
             if outcome is None:  # stopping: not attempted, so progress must stop here
                 outcomes[row.row_id] = Outcome(RETRY, reason="stopping")
                 continue

@@ -110,11 +110,18 @@ class ContainerSyncer:
                                             self.mapping.get("custom_prefix"))
         return ""
 
-    def handle(self, row, remote_hint=UNKNOWN):
-        """Bring the remote in line with ``row``; never raises."""
+    def handle(self, row, remote_hint=UNKNOWN, confirm=True):
+        """Bring the remote in line with ``row``; never raises.
+
+        ``remote_hint`` is the row's entry in a remote listing (None: not
+        listed), or UNKNOWN to HEAD the remote.  With ``confirm`` a listing
+        is only trusted to skip work, never to send data: verifiers look
+        again first, since the row's owner may have uploaded since.  The
+        owner itself (``confirm=False``) uploads what its listing lacks.
+        """
         label = "%s/%s/%s" % (self.account, self.container, row.name)
         try:
-            return self._handle(row, remote_hint)
+            return self._handle(row, remote_hint, confirm)
         except LargeObjectError as e:
             return self.large.failed(row.name, e)
         except ProviderError as e:
@@ -126,7 +133,7 @@ class ContainerSyncer:
             LOG.exception("object %s: unexpected error", label)
             return Outcome(RETRY, reason="%s: %s" % (type(e).__name__, e), error=e)
 
-    def _handle(self, row, remote_hint):
+    def _handle(self, row, remote_hint, confirm):
         key = self.remote_key(row.name)
         problem = naming.check_remote_key(key, self.mapping["protocol"])
         if problem:
@@ -144,14 +151,14 @@ class ContainerSyncer:
             return Outcome(SKIPPED if first.action is Action.SKIP else DONE,
                            first.action, first.reason)
 
-        has_meta = remote_hint is UNKNOWN
-        if remote_hint is UNKNOWN:
+        has_meta = remote_hint is UNKNOWN or (confirm and remote_hint is None)
+        if has_meta:
             remote = self.provider.head(key)
             requests += 1
         else:
             remote = remote_hint
         body = None
-        if remote is None and has_meta:
+        if remote is None:
             # most likely a new object: its GET tells what a HEAD would, and
             # the body is streamed on if it is uploaded (one local request)
             local, body = self.cluster.get_object(self.account, self.container, row.name)
@@ -162,9 +169,9 @@ class ContainerSyncer:
             if decision.action is Action.LARGE:
                 _close(body)
                 return self.large.handle(row, key, local, remote, has_meta, requests)
-            if not has_meta and decision.action in (Action.HEAD_REMOTE, Action.UPLOAD):
-                # a listing is a snapshot: the owner may have uploaded since, so
-                # look again before sending anything (verifiers never double an upload)
+            if not has_meta and (decision.action is Action.HEAD_REMOTE or
+                                 (confirm and decision.action is Action.UPLOAD)):
+                # metadata unknown, or a verifier about to send: look at the remote
                 remote = self.provider.head(key)
                 requests += 1
                 decision = self._decide(row, local, remote, True)

@@ -107,7 +107,7 @@ def test_rows_not_attempted_because_stopping_are_not_passed():
     from types import SimpleNamespace
 
     class Syncer:
-        def handle(self, row, hint):
+        def handle(self, row, hint, confirm=True):
             crawler.stopping = True  # the first row triggers the stop
             return Outcome(DONE, Action.UPLOAD)
 
