@@ -14,7 +14,8 @@ Every process is started by this module, its PID written under
 ``<state>/pids``, and stopped by that PID.  Nothing is written outside the
 state directory.  Ports are ``base_port`` plus offsets below 50, so a test
 lab and the demo lab can run side by side (bases 18000 demo, 28000 tests,
-38000 benchmarks).
+23000 benchmarks: all below Linux's ephemeral ports, 32768 and up, which a
+client socket could otherwise be holding).
 
     python -m onespace.lab start --state DIR [--base-port N]
     python -m onespace.lab stop --state DIR

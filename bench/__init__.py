@@ -1,0 +1,1 @@
+"""Benchmarks of onespace against rclone and the ceiling: see bench/README.md."""

@@ -1,0 +1,62 @@
+"""A container database of many rows, written straight through ContainerBroker.
+
+The container is created through the proxy (so every replica DB exists),
+then each replica DB gets the same rows with ``merge_items``, in parallel
+processes (one per replica): about two minutes for 3 x 1,000,000 rows on
+a busy 2-core machine.
+"""
+
+import multiprocessing
+import os
+
+from swift.common.ring import Ring
+from swift.common.utils import Timestamp, hash_path, set_swift_dir
+from swift.container.backend import DATADIR, ContainerBroker
+
+BATCH = 10_000
+ETAG = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def replica_db_paths(lab, account, container):
+    """{node: db path} of every replica, found as onespace.cluster does it."""
+    set_swift_dir(lab.etc)  # the hash path prefix/suffix come from here
+    part, nodes = Ring(lab.etc, ring_name="container").get_nodes(account, container)
+    digest = hash_path(account, container)
+    paths = {}
+    for node in range(1, 4):
+        for dev in nodes:
+            dev_dir = os.path.join(lab.devices(node), dev["device"])
+            if os.path.isdir(dev_dir):
+                paths[node] = os.path.join(dev_dir, DATADIR, str(part), digest[-3:],
+                                           digest, digest + ".db")
+    return paths
+
+
+def _fill(swift_dir, db_path, account, container, rows):
+    set_swift_dir(swift_dir)
+    broker = ContainerBroker(db_path, account=account, container=container)
+    timestamp = Timestamp.now().internal
+    for start in range(0, rows, BATCH):
+        broker.merge_items([
+            {"name": "row-%08d" % i, "created_at": timestamp, "size": 4096,
+             "content_type": "application/octet-stream", "etag": ETAG, "deleted": 0,
+             "storage_policy_index": 0}
+            for i in range(start, min(rows, start + BATCH))])
+
+
+def fill_container_db(lab, account, container, rows):
+    """Insert ``rows`` rows into every replica DB of an existing container."""
+    paths = replica_db_paths(lab, account, container)
+    if len(paths) != 3 or not all(os.path.exists(p) for p in paths.values()):
+        raise RuntimeError("replica DBs of %s/%s not found: %s" % (account, container, paths))
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_fill, args=(lab.etc, path, account, container, rows))
+             for path in paths.values()]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        if p.exitcode:
+            raise RuntimeError("filling a container DB failed (exit %s)" % p.exitcode)
+    broker = ContainerBroker(paths[1], account=account, container=container)
+    return broker.get_info()["object_count"]
