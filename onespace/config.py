@@ -464,13 +464,11 @@ def _remote(item):
     return '%s %s %s' % (protocol, endpoint, bucket)
 
 
-class Mapping(dict):
-    """One ``containers[]`` entry with defaults filled in."""
+class _Entry(dict):
+    """A ``containers[]`` or ``migrations[]`` entry: its position and identity."""
 
     #: Fields deciding where data goes; changing one restarts progress.
-    IDENTITY_FIELDS = ('account', 'container', 'protocol', 'aws_endpoint',
-                       'aws_bucket', 'custom_prefix', 'remote_account',
-                       'aws_identity')
+    IDENTITY_FIELDS = ()
 
     def __init__(self, data, index=0):
         super().__init__(data)
@@ -479,6 +477,19 @@ class Mapping(dict):
     @property
     def index(self):
         return self._index
+
+    @property
+    def identity(self):
+        return _sha256([self.get(f) for f in self.IDENTITY_FIELDS])
+
+
+class Mapping(_Entry):
+    """One ``containers[]`` entry with defaults filled in."""
+
+    #: Fields deciding where data goes; changing one restarts progress.
+    IDENTITY_FIELDS = ('account', 'container', 'protocol', 'aws_endpoint',
+                       'aws_bucket', 'custom_prefix', 'remote_account',
+                       'aws_identity')
 
     @property
     def is_per_account(self):
@@ -490,12 +501,8 @@ class Mapping(dict):
             self._index, self.get('account'), self.get('container'),
             _remote(self))
 
-    @property
-    def identity(self):
-        return _sha256([self.get(f) for f in self.IDENTITY_FIELDS])
 
-
-class Migration(dict):
+class Migration(_Entry):
     """One ``migrations[]`` entry with defaults filled in.
 
     ``container`` defaults to ``aws_bucket`` (except for "/*"), as in 1space.
@@ -506,14 +513,9 @@ class Migration(dict):
                        'aws_identity')
 
     def __init__(self, data, index=0):
-        super().__init__(data)
+        super().__init__(data, index)
         if 'container' not in self and self.get('aws_bucket') != '/*':
             self['container'] = self.get('aws_bucket')
-        self._index = index
-
-    @property
-    def index(self):
-        return self._index
 
     @property
     def is_all_buckets(self):
@@ -524,10 +526,6 @@ class Migration(dict):
         local = '%s/%s' % (self.get('account'), self.get('container', '*'))
         return 'migrations[%d] (%s -> %s)' % (self._index, _remote(self),
                                                local)
-
-    @property
-    def identity(self):
-        return _sha256([self.get(f) for f in self.IDENTITY_FIELDS])
 
 
 class Config:
