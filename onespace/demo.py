@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from onespace import naming
+from onespace import headers, naming
 from onespace.lab import Lab, LabError
 
 STATE = os.environ.get("ONESPACE_LAB", ".lab")
@@ -56,8 +56,11 @@ def show_remote(lab):
     say("   S3 bucket %s (SeaweedFS, %s):" % (BUCKET, lab.s3_endpoint))
     for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
         head = s3.head_object(Bucket=BUCKET, Key=item["Key"])
+        # non-ASCII values are stored RFC 2047 encoded, as 1space did: show both
+        meta = {k: v if headers.mime_decode(v) == v else "%s (stored as %s)"
+                % (headers.mime_decode(v), v) for k, v in head["Metadata"].items()}
         say("     %-62s %7d bytes  %s  meta=%s" % (item["Key"], item["Size"],
-                                                    head["ContentType"], head["Metadata"]))
+                                                    head["ContentType"], meta))
     conn = lab.swift_connection("test2")
     say("   Swift container AUTH_test2/demo-copy:")
     for item in conn.get_container("demo-copy")[1]:
