@@ -183,13 +183,10 @@ class Crawler:
         self._sync_container_headers(mapping, account, container, provider)
         syncer = ContainerSyncer(mapping, account, container, self.cluster, provider,
                                  self.tick)
-        # while rows may sit in several databases (sharding), two nodes can own
-        # the same row: then every upload is confirmed with a HEAD first
-        confirm = len(databases) > 1
         for db in databases:
             if self.stopping:
                 return
-            self._sync_database(syncer, db, stats, confirm)
+            self._sync_database(syncer, db, stats)
         self.store.prune(mapping.identity, account, container, [db.db_id for db in databases])
 
     def _sync_container_headers(self, mapping, account, container, provider):
@@ -204,7 +201,7 @@ class Crawler:
             LOG.exception("%s: container headers of %s/%s not synced", mapping.label,
                           account, container)
 
-    def _sync_database(self, syncer, db, stats, confirm=False):
+    def _sync_database(self, syncer, db, stats):
         mapping, broker = syncer.mapping, db.broker
         progress = self.store.load(mapping.identity, syncer.account, syncer.container,
                                    db.db_id, db.label)
@@ -212,12 +209,12 @@ class Crawler:
         replica_count = db.replicas[0].replicas
         if self.retry_failed and progress["failed"]:
             self._retry_failed(broker, syncer, progress, stats)
-        if self._primary(broker, syncer, progress, mine, replica_count, stats, confirm):
+        if self._primary(broker, syncer, progress, mine, replica_count, stats):
             self._verify(broker, syncer, progress, mine, replica_count, stats)
         self.store.save(progress)
 
     # ---- primary pass ------------------------------------------------
-    def _primary(self, broker, syncer, progress, mine, replicas, stats, confirm=False):
+    def _primary(self, broker, syncer, progress, mine, replicas, stats):
         copy_after = syncer.mapping["copy_after"]
         while not self.stopping:
             items = broker.get_items_since(progress["last_row"], self.settings["items_chunk"])
@@ -225,12 +222,15 @@ class Crawler:
                 return True
             rows, complete = self._ready_rows(items, lambda r: ready(r, copy_after, self.clock()))
             todo = [r for r in rows if naming.owner_index(r.name, replicas) in mine]
-            # one listing page per 1000 keys instead of a HEAD per object
+            # one listing page per 1000 keys skips what is already remote; what
+            # is sent is still confirmed with a HEAD first: another node may own
+            # the same row meanwhile (a container being sharded has its rows in
+            # several databases, whose replicas are placed differently)
             hints = self._remote_hints(syncer, todo)
             work = [(r, hints.get(r.name, UNKNOWN)) for r in todo
                     if r.name not in hints or not listing_says_in_sync(r, hints[r.name],
                                                                         syncer.mapping)]
-            outcomes = self._run(syncer, work, stats, confirm=confirm)
+            outcomes = self._run(syncer, work, stats)
             last, ok = self._advance(rows, outcomes, progress)
             progress["last_row"] = last
             self.store.save(progress)

@@ -50,6 +50,12 @@ def test_sync_across_sharding(lab, tmp_path, unique):
     assert codes == {1: 0, 2: 0, 3: 0}
     assert sorted(view.keys()) == sorted(view.key(n) for n in everything)
     done = sum((uploads(d.output()) for d in daemons.values()), [])
+    assert set(done) == set(everything)  # nothing skipped
     doubled = sorted({n for n in done if done.count(n) > 1})
-    assert not doubled, "uploaded more than once: %s" % doubled[:10]
-    assert sorted(done) == sorted(everything)
+    # Once sharded, each row has one owner: nothing may be sent twice.  While
+    # the replicas switch from the root's database to the shards', a row can
+    # have an owner in each for a while, and both may send it (same bytes,
+    # a known cost: see the issue 3 note).  Shown, not hidden:
+    print("uploaded twice during the switch: %d of %d: %s"
+          % (len(doubled), len(before + during), doubled[:10]))
+    assert not [n for n in doubled if n.startswith("after-")], doubled
