@@ -226,16 +226,9 @@ class Crawler:
             # is sent is still confirmed with a HEAD first: another node may own
             # the same row meanwhile (a container being sharded has its rows in
             # several databases, whose replicas are placed differently)
-            hints = self._remote_hints(syncer, todo)
-            work = [(r, hints.get(r.name, UNKNOWN)) for r in todo
-                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name],
-                                                                        syncer.mapping)]
+            work = self._needing_work(syncer, todo)
             outcomes = self._run(syncer, work, stats)
-            last, ok = self._advance(rows, outcomes, progress)
-            progress["last_row"] = last
-            self.store.save(progress)
-            if not ok:
-                self._backoff(syncer.mapping, outcomes)
+            if not self._record(rows, outcomes, progress, "last_row", syncer.mapping):
                 return False
             self.backoff.succeeded(syncer.mapping.identity)
             if not complete:
@@ -260,19 +253,29 @@ class Crawler:
             if not rows:
                 return
             others = [r for r in rows if naming.owner_index(r.name, replicas) not in mine]
-            hints = self._remote_hints(syncer, others)
-            work = [(r, hints.get(r.name, UNKNOWN)) for r in others
-                    if r.name not in hints or not listing_says_in_sync(r, hints[r.name], syncer.mapping)]
+            work = self._needing_work(syncer, others)
             stats.verified += len(others) - len(work)
             outcomes = self._run(syncer, work, stats)
-            last, ok = self._advance(rows, outcomes, progress)
-            progress["verified_row"] = last
-            self.store.save(progress)
-            if not ok:
-                self._backoff(syncer.mapping, outcomes)
+            if not self._record(rows, outcomes, progress, "verified_row", syncer.mapping):
                 return
             if not complete or rows[-1].row_id < items[-1]["ROWID"]:
                 return
+
+    def _needing_work(self, syncer, rows):
+        """(row, remote hint) for the rows a listing does not show in sync."""
+        hints = self._remote_hints(syncer, rows)
+        return [(r, hints.get(r.name, UNKNOWN)) for r in rows
+                if r.name not in hints or not listing_says_in_sync(r, hints[r.name],
+                                                                    syncer.mapping)]
+
+    def _record(self, rows, outcomes, progress, position, mapping):
+        """Move ``progress[position]`` as far as the outcomes allow and save it;
+        False (and the mapping backs off) when a row must be retried."""
+        progress[position], ok = self._advance(rows, outcomes, progress)
+        self.store.save(progress)
+        if not ok:
+            self._backoff(mapping, outcomes)
+        return ok
 
     def _remote_hints(self, syncer, rows):
         """Remote entries for ``rows`` from listing pages: name -> RemoteObject or None.
