@@ -109,9 +109,9 @@ def main(argv=None):
         lab.s3_client().create_bucket(Bucket=BUCKET)
     except Exception:  # noqa: BLE001 - already there from an earlier demo
         pass
-    for name, (data, headers, ctype) in OBJECTS.items():
-        conn.put_object("demo", name, data, headers=headers, content_type=ctype)
-        say("   PUT %-40s %7d bytes %s" % (name, len(data), headers))
+    for name, (data, meta, ctype) in OBJECTS.items():
+        conn.put_object("demo", name, data, headers=meta, content_type=ctype)
+        say("   PUT %-40s %7d bytes %s" % (name, len(data), meta))
 
     step("4. Running onespace-sync --once on each of the three container nodes")
     for node, path in enumerate(configs, 1):
