@@ -25,6 +25,7 @@ setup(
     entry_points={
         "console_scripts": [
             "onespace-sync = onespace.cli:sync_main",
+            "onespace-migrator = onespace.cli:migrator_main",
             "onespace-config = onespace.cli:config_main",
             "onespace-status = onespace.cli:status_main",
         ],

@@ -1,4 +1,4 @@
-"""Console entry points: onespace-sync, onespace-config, onespace-status."""
+"""Console entry points: onespace-sync, onespace-migrator, onespace-config, onespace-status."""
 
 import argparse
 import sys
@@ -26,6 +26,19 @@ def sync_main(argv=None):
     from onespace.service import Service
     from onespace.sync.daemon import SyncDaemon
     return Service("onespace-sync", args.config, SyncDaemon, once=args.once).run()
+
+
+def migrator_main(argv=None):
+    """onespace-migrator: pull remote buckets/containers into the local Swift cluster."""
+    _green()
+    p = argparse.ArgumentParser(prog="onespace-migrator", description=migrator_main.__doc__)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
+    p.add_argument("--once", action="store_true",
+                   help="run one pass and exit (status 1 if anything failed)")
+    args = p.parse_args(argv)
+    from onespace.migrator.daemon import MigratorDaemon, MigratorService
+    return MigratorService("onespace-migrator", args.config, MigratorDaemon,
+                           once=args.once).run()
 
 
 def config_main(argv=None):

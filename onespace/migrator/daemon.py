@@ -1,0 +1,532 @@
+"""The onespace-migrator worker: what ``service.Service`` runs on each pass.
+
+One pass walks every migration's source containers in name order next to
+the local destination (``listing.merge``), decides per name
+(``decide``) and acts through Swift's internal client: copies keep the
+source's time stamp as X-Timestamp (the internal client has no gatekeeper,
+so a trusted X-Timestamp and sysmeta reach the object servers), deletes are
+conditional on the migrated version.
+
+Work split: on a container node, a destination container is migrated by
+the nodes holding its replicas (container ring ``ring_name``); each name
+is copied first by the replica its hash picks, and the others copy it only
+on a later scan, once it has had ``verification_slack`` to arrive.  With
+``processes`` > 1 containers are split by hash between processes instead;
+elsewhere (no local ring device) one process migrates everything.
+"""
+
+import hashlib
+import json
+import logging
+import time
+from urllib.parse import quote
+
+import eventlet
+from swift.common import constraints
+from swift.common.internal_client import InternalClient, UnexpectedResponse
+from swift.common.ring import Ring
+from swift.common.swob import str_to_wsgi, wsgi_to_str
+from swift.common.utils import Timestamp, close_if_possible
+
+from onespace import naming
+from onespace.cluster import LocalCluster
+from onespace.migrator import decide as d
+from onespace.migrator.listing import ListingOrderError, batches, merge, paged
+from onespace.migrator.progress import MigratorProgress, new_stats
+from onespace.providers import make_provider
+from onespace.providers.base import NotFound, ProviderError
+from onespace.service import Service
+
+LOG = logging.getLogger("onespace.migrator")
+
+#: Source headers copied as they are, besides Content-Type and user metadata.
+KEPT_HEADERS = ("content-disposition", "content-encoding", "content-language")
+
+
+class MigrationError(Exception):
+    """A migration cannot go on as configured (e.g. an invalid storage policy)."""
+
+
+class LocalEntry:
+    """A destination listing entry."""
+    __slots__ = ("name", "etag", "timestamp")
+
+    def __init__(self, row):
+        self.name = row["name"]
+        self.etag = (row.get("hash") or "").lower()
+        self.timestamp = _iso_ts(row.get("last_modified"))
+
+
+def _iso_ts(value):
+    if not value:
+        return None
+    import datetime
+    parsed = datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.timezone.utc)
+    return Timestamp(parsed.timestamp())
+
+
+class _Reader:
+    """A file-like ``read(n)`` over a provider Body (what swob's wsgi.input wants)."""
+
+    def __init__(self, body, tick):
+        self._it = iter(body)
+        self._buf = b""
+        self.count = 0
+        self.md5 = hashlib.md5()
+        self._tick = tick
+
+    def read(self, n=-1):
+        while n < 0 or len(self._buf) < n:
+            chunk = next(self._it, None)
+            if chunk is None:
+                break
+            self._buf += chunk
+            self._tick()
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        self.count += len(out)
+        self.md5.update(out)
+        return out
+
+
+class Job:
+    """One (migration, source bucket, local container) scan."""
+
+    def __init__(self, migration, bucket, container, provider, mine, replicas):
+        self.migration = migration
+        self.bucket = bucket
+        self.container = container
+        self.account = migration["account"]
+        self.provider = provider
+        self.mine = mine
+        self.replicas = replicas
+        self.mid = migration.identity[:16]
+
+    def owns(self, name):
+        return d.owner(name, self.replicas) in self.mine
+
+
+class MigratorDaemon:
+    """Service worker for onespace-migrator."""
+
+    def __init__(self, config):
+        self.config = config
+        self.settings = config.settings
+        self.ms = config.migrator_settings
+        status_dir = self.ms["status_file"] + ".d"
+        self.cluster = LocalCluster(self.settings["swift_dir"], self.settings["devices"],
+                                    self.settings.get("internal_client_conf_path"),
+                                    scratch_dir=status_dir)
+        self.cluster.ring = Ring(self.settings["swift_dir"], ring_name=self.ms["ring_name"])
+        # one try for writes: a streamed body cannot be sent twice
+        self.writer = InternalClient(self.cluster._ic_conf, "onespace-migrator", 1)
+        self.progress = MigratorProgress(self.ms["status_file"])
+        self.progress.forget_other_migrations([m.identity for m in config.migrations])
+        self.pool = eventlet.GreenPool(self.ms["workers"])
+        self.chunk = self.ms["items_chunk"]
+        self.slack = self.settings["verification_slack"] * 60
+        self.container_node = self._is_container_node()
+        self._providers = {}
+        self._ticks = 0
+        self.stopping = False
+        self.clock = time.time
+
+    # ---- service worker interface ----------------------------------------
+    @property
+    def progress_ticks(self):
+        return self._ticks
+
+    def tick(self):
+        self._ticks += 1
+
+    def summary(self, stats, seconds):
+        return ("%d migrations; last pass %.1fs: %d scanned, %d copied (%.1f MiB), %d deleted, "
+                "%d kept local, %d left to other nodes, %d failed"
+                % (len(self.config.migrations), seconds, stats["scanned"], stats["copied"],
+                   stats["bytes"] / 1048576.0, stats["deleted"], stats["kept_local"],
+                   stats["left_to_others"], stats["failed"]))
+
+    @staticmethod
+    def pass_busy(stats):
+        return bool(stats["copied"] or stats["deleted"] or stats["failed"]
+                    or stats["containers_removed"])
+
+    @staticmethod
+    def pass_ok(stats):
+        return stats["failed"] == 0
+
+    def close(self):
+        for p in self._providers.values():
+            try:
+                p.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._providers.clear()
+
+    # ---- placement --------------------------------------------------------
+    def _is_container_node(self):
+        import os
+        for dev in self.cluster.ring.devs:
+            if dev and self.cluster._is_local(dev) and os.path.isdir(
+                    os.path.join(self.settings["devices"], dev["device"])):
+                return True
+        return False
+
+    def placement(self, account, container):
+        """(replica indexes of this node, replica count) or None: not ours."""
+        processes, process = self.ms["processes"], self.ms["process"]
+        if processes > 1:
+            owner = naming.owner_index("%s/%s" % (account, container), processes)
+            return ({0}, 1) if owner == process else None
+        if not self.container_node:
+            return ({0}, 1)
+        replicas = self.cluster.local_replicas(account, container)
+        if not replicas:
+            return None
+        return ({r.index for r in replicas}, replicas[0].replicas)
+
+    # ---- the pass ---------------------------------------------------------
+    def run_pass(self):
+        stats = new_stats()
+        for migration in self.config.migrations:
+            if self.stopping:
+                break
+            try:
+                self._migrate(migration, stats)
+            except (ProviderError, MigrationError, ListingOrderError) as e:
+                stats["failed"] += 1
+                LOG.error("%s", e if migration.label in str(e) else
+                          "%s: %s" % (migration.label, e))
+            except Exception:  # noqa: BLE001 - keep the other migrations going
+                stats["failed"] += 1
+                LOG.exception("%s: pass failed", migration.label)
+        return stats
+
+    def _provider(self, migration, bucket):
+        key = (migration.identity, bucket)
+        if key not in self._providers:
+            base = self._providers.get((migration.identity, None))
+            if base is None:
+                base = make_provider(migration, label=migration.label,
+                                     pool_size=self.ms["workers"])
+                self._providers[(migration.identity, None)] = base
+            self._providers[key] = base if bucket == migration["aws_bucket"] \
+                else base.with_bucket(bucket)
+        return self._providers[key]
+
+    def _migrate(self, migration, stats):
+        if migration.is_all_buckets:
+            pairs = [(b, b) for b in self._source_buckets(migration)]
+        else:
+            pairs = [(migration["aws_bucket"], migration["container"])]
+        for bucket, container in pairs:
+            if self.stopping:
+                return
+            where = self.placement(migration["account"], container)
+            if where is None:
+                continue
+            job = Job(migration, bucket, container, self._provider(migration, bucket), *where)
+            try:
+                self._scan(job, stats)
+            except ListingOrderError as e:
+                stats["failed"] += 1
+                LOG.error("%s: %s/%s: %s; no deletions from this listing", migration.label,
+                          bucket, container, e)
+
+    def _source_buckets(self, migration):
+        provider = self._provider(migration, migration["aws_bucket"])
+        names = [c for c in provider.list_containers()]
+        return names
+
+    # ---- one container ----------------------------------------------------
+    def _scan(self, job, stats):
+        state = self.progress.container(job.migration, job.bucket, job.container)
+        now = self.clock()
+        if not state["marker"] or not state["scan_started"]:
+            state["scan_started"] = now
+            state["current"] = new_stats()
+            state["marker"] = ""
+        try:
+            job.provider.list(prefix=job.migration.get("prefix") or "", limit=1)
+        except NotFound:
+            self._source_container_gone(job, state, stats)
+            return
+        self._ensure_container(job)
+        prefix = job.migration.get("prefix") or ""
+        verify = d.verification_due(state["previous_scan_start"], self.slack, now)
+        source = paged(lambda m: self._list_source(job, prefix, m), prefix, state["marker"])
+        local = paged(lambda m: self._list_local(job.account, job.container, prefix, m),
+                      prefix, state["marker"])
+        for batch in batches(merge(source, local), self.chunk):
+            if self.stopping:
+                break
+            work = []
+            for name, src, dst in batch:
+                item = self._triage(job, state, name, src, dst, verify)
+                if item is not None:
+                    work.append(item)
+            for outcome in self.pool.imap(lambda w: self._act(job, *w), work):
+                self._count(outcome, state["current"], stats)
+            if self.stopping and work:
+                # not every item may have been attempted: keep the marker
+                self.progress.save()
+                break
+            state["marker"] = batch[-1][0]
+            self.progress.save()
+            self.tick()
+        else:
+            state["last_scan"] = dict(state["current"], started=state["scan_started"],
+                                      finished=self.clock())
+            state["previous_scan_start"] = state["scan_started"]
+            state["marker"] = ""
+            state["scan_started"] = None
+            self.progress.save()
+
+    def _count(self, outcome, *counters):
+        for c in counters:
+            for key, n in outcome.items():
+                c[key] += n
+
+    def _list_source(self, job, prefix, marker):
+        page = job.provider.list(prefix=prefix, marker=marker, limit=self.chunk)
+        self.tick()
+        return [e for e in page if not e.is_prefix]
+
+    def _list_local(self, account, container, prefix, marker):
+        path = self.cluster.client.make_path(account, container)
+        query = "?format=json&limit=%d&marker=%s&prefix=%s" % (
+            self.chunk, quote(marker.encode("utf-8"), safe=""),
+            quote(prefix.encode("utf-8"), safe=""))
+        resp = self.cluster.client.make_request("GET", path + query, {}, (2, 404))
+        body = b"".join(resp.app_iter)
+        self.tick()
+        if resp.status_int == 404 or resp.status_int == 204 or not body:
+            return []
+        return [LocalEntry(row) for row in json.loads(body)]
+
+    def _triage(self, job, state, name, src, dst, verify):
+        """(action kind, source, local entry) needing I/O, or None; counts the rest."""
+        cur = state["current"]
+        if src is not None:
+            cur["scanned"] += 1
+            source = d.Source.from_remote(src)
+            skip = d.in_scope(job.migration, name, source.timestamp, self.clock())
+            if skip is not None:
+                cur["skipped"] += 1
+                return None
+            if dst is not None and d.listing_in_sync(source, dst.timestamp, dst.etag):
+                return None
+            if not job.owns(name) and not (verify and d.others_entry_due(
+                    source, state["previous_scan_start"])):
+                cur["left_to_others"] += 1
+                return None
+            return ("source", source, dst)
+        # only local: a delete candidate
+        if not job.owns(name) and not verify:
+            cur["left_to_others"] += 1
+            return None
+        return ("gone", None, dst)
+
+    # ---- actions ----------------------------------------------------------
+    def _act(self, job, kind, source, dst):
+        """Do what one name needs; returns counter increments."""
+        if self.stopping:
+            return {}
+        try:
+            if kind == "source":
+                local = self._head_local(job, source.name) if dst is not None else None
+                decision = d.decide(source, local)
+                if decision.action == d.Action.COPY:
+                    return self._copy(job, source)
+                if decision.action == d.Action.KEEP_LOCAL:
+                    return {"kept_local": 1}
+                return {}
+            local = self._head_local(job, dst.name)
+            exists = None
+            if local is not None and local.migrated_unmodified:
+                exists = job.provider.head(dst.name) is not None
+            decision = d.decide_gone(local, exists)
+            if decision.action == d.Action.DELETE_LOCAL:
+                return self._delete_local(job, dst.name, local)
+            if decision.action == d.Action.KEEP_LOCAL:
+                return {"kept_local": 1}
+            return {}
+        except (ProviderError, UnexpectedResponse, OSError) as e:
+            LOG.error("%s: %s/%s: %s failed: %s", job.migration.label, job.container,
+                      (source or dst).name, kind == "source" and "copy" or "delete", e)
+            return {"failed": 1}
+        finally:
+            self.tick()
+
+    def _head_local(self, job, name):
+        path = self.cluster.client.make_path(job.account, job.container, name)
+        resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
+        close_if_possible(resp.app_iter)
+        if resp.status_int == 404:
+            return None
+        return d.LocalState.from_headers({k: wsgi_to_str(v) for k, v in resp.headers.items()})
+
+    def _copy(self, job, source):
+        obj, body = job.provider.get(source.name)
+        try:
+            meta = self._user_metadata(job.provider, obj)
+            select = {"content-type": obj.content_type or ""}
+            select.update(("x-object-meta-" + k, v) for k, v in meta.items())
+            if not d.selected(job.migration, select):
+                return {"skipped": 1}
+            when = self._source_time(job.provider, obj, source)
+            if obj.size is not None and obj.size > constraints.MAX_FILE_SIZE:
+                return self._fail(job, source.name, "larger than the local max_file_size (%d)"
+                                  % constraints.MAX_FILE_SIZE)
+            headers = {"Content-Length": str(obj.size),
+                       "X-Timestamp": when.internal}
+            if obj.content_type:
+                headers["Content-Type"] = str_to_wsgi(obj.content_type)
+            for name in KEPT_HEADERS:
+                if obj.headers.get(name):
+                    headers[name.title()] = obj.headers[name]
+            for k, v in meta.items():
+                headers[str_to_wsgi("X-Object-Meta-" + k)] = str_to_wsgi(v)
+            large = ("x-static-large-object" in obj.headers or "x-object-manifest" in obj.headers)
+            etag = obj.etag or ""
+            if d._plain_md5(etag) and not large:
+                headers["ETag"] = etag
+            headers.update(d.migrated_headers(when, source.etag or etag, job.mid))
+            reader = _Reader(body, self.tick)
+            path = self.writer.make_path(job.account, job.container, source.name)
+            resp = self.writer.make_request("PUT", path, headers, (2, 409), body_file=reader)
+            close_if_possible(resp.app_iter)
+            if resp.status_int == 409:
+                return {"kept_local": 1}  # something newer is there (e.g. a local delete)
+            if reader.count != obj.size:
+                return self._fail(job, source.name, "short read: %d of %d bytes"
+                                  % (reader.count, obj.size))
+            return {"copied": 1, "bytes": reader.count}
+        finally:
+            body.close()
+
+    def _fail(self, job, name, reason):
+        LOG.error("%s: %s/%s: %s", job.migration.label, job.container, name, reason)
+        return {"failed": 1}
+
+    @staticmethod
+    def _user_metadata(provider, obj):
+        """User metadata as real text: S3 values come RFC 2047-decoded already;
+        Swift header values arrive as latin-1 views of UTF-8 bytes."""
+        if provider.protocol == "s3":
+            return dict(obj.metadata)
+        out = {}
+        for k, v in list(obj.metadata.items()) + list(obj.internal.items()):
+            try:
+                out[wsgi_to_str(k)] = wsgi_to_str(v)
+            except UnicodeError:
+                out[k] = v
+        return out
+
+    @staticmethod
+    def _source_time(provider, obj, source):
+        """X-Timestamp of the copy: a Swift source's own X-Timestamp; for S3 the
+        listing's Last-Modified, or the GET's if the object changed since."""
+        if provider.protocol == "swift":
+            t = d.ts(obj.headers.get("x-timestamp"))
+            if t is not None:
+                return t
+        candidates = [t for t in (source.timestamp, d.ts(obj.last_modified)) if t is not None]
+        return max(candidates) if candidates else Timestamp.now()
+
+    def _delete_local(self, job, name, local):
+        path = self.cluster.client.make_path(job.account, job.container, name)
+        resp = self.cluster.client.make_request(
+            "DELETE", path, {"X-Timestamp": d.delete_timestamp(local)}, (2, 404, 409))
+        close_if_possible(resp.app_iter)
+        if resp.status_int == 409:
+            return {"kept_local": 1}
+        return {"deleted": 1} if resp.status_int // 100 == 2 else {}
+
+    # ---- containers -------------------------------------------------------
+    def _ensure_container(self, job):
+        path = self.cluster.client.make_path(job.account, job.container)
+        resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
+        close_if_possible(resp.app_iter)
+        if resp.status_int != 404:
+            return
+        headers = {}
+        policy = job.migration.get("storage_policy")
+        if policy:
+            headers["X-Storage-Policy"] = policy
+        resp = self.cluster.client.make_request("PUT", path, headers, (2, 400))
+        body = b"".join(resp.app_iter)
+        if resp.status_int == 400:
+            raise MigrationError("%s: cannot create %s/%s: storage_policy %r refused by the "
+                                 "local cluster (%s)" % (
+                                     job.migration.label, job.account, job.container, policy,
+                                     body.decode("utf-8", "replace").strip()[:200]))
+
+    def _source_container_gone(self, job, state, stats):
+        """The source container no longer exists: remove the local one if it
+        holds nothing but migrated, unmodified objects (the node owning the
+        container name does it; others leave it)."""
+        if d.owner(job.container, job.replicas) not in job.mine:
+            return
+        if state["previous_scan_start"] is None:
+            LOG.error("%s: source %s does not exist", job.migration.label, job.bucket)
+            stats["failed"] += 1
+            return
+        try:  # confirm with a second, different request
+            job.provider.check_access()
+        except NotFound:
+            pass
+        else:
+            return
+        names = [e.name for e in paged(
+            lambda m: self._list_local(job.account, job.container, "", m), "",
+            max_pages=1000)]
+        states = [(n, self._head_local(job, n)) for n in names]
+        if not d.container_removable([s for _, s in states]):
+            LOG.warning("%s: source %s is gone; local %s/%s kept (it holds objects the "
+                        "migrator did not write, or that changed locally)",
+                        job.migration.label, job.bucket, job.account, job.container)
+            return
+        for name, local in states:
+            if local is not None:
+                self._count(self._delete_local(job, name, local), state["current"], stats)
+        path = self.cluster.client.make_path(job.account, job.container)
+        resp = self.cluster.client.make_request("DELETE", path, {}, (2, 404, 409))
+        close_if_possible(resp.app_iter)
+        if resp.status_int // 100 == 2:
+            stats["containers_removed"] += 1
+            state["current"]["containers_removed"] += 1
+            LOG.info("%s: source %s is gone; removed local %s/%s", job.migration.label,
+                     job.bucket, job.account, job.container)
+        self.progress.save()
+
+
+class MigratorService(Service):
+    """The common runner, with the migrator's own poll_interval and logging."""
+
+    def load_config(self):
+        return migrator_view(super().load_config())
+
+    def _do_reload(self):
+        import onespace.service as service
+        real_load = service.load
+        service.load = lambda path: migrator_view(real_load(path))
+        try:
+            super()._do_reload()
+        finally:
+            service.load = real_load
+
+
+def migrator_view(config):
+    """The config with ``migrator_settings`` poll_interval/log_file/log_level
+    as the settings the runner reads."""
+    ms = config.migrator_settings
+    settings = dict(config.settings)
+    settings["poll_interval"] = ms["poll_interval"]
+    settings["log_level"] = ms["log_level"]
+    if ms.get("log_file"):
+        settings["log_file"] = ms["log_file"]
+    config.settings = settings
+    return config

@@ -1,0 +1,212 @@
+"""Pure migrator decisions: (source entry, local state, migration) -> action.
+
+No I/O here.  The daemon reads the listings, HEADs what a decision needs
+and acts.  Time stamps are ``swift.common.utils.Timestamp`` values (five
+decimals), so a source time and the X-Timestamp written locally compare
+exactly.
+
+What the migrator writes carries three sysmeta fields (a client PUT or
+copy replaces them, a client cannot set them through the proxy):
+
+* ``X-Object-Sysmeta-Onespace-Migrated-Ts``: the X-Timestamp the migrator
+  gave the object (the source's time);
+* ``X-Object-Sysmeta-Onespace-Migrated-Etag``: the source's ETag;
+* ``X-Object-Sysmeta-Onespace-Migration``: which migration wrote it.
+
+A local object is *the migrated, unmodified one* only when those fields
+are there and its X-Timestamp still equals the recorded one: a local
+overwrite drops the sysmeta, a local POST moves the X-Timestamp.  Only
+such an object is ever deleted.
+"""
+
+import enum
+import time
+from dataclasses import dataclass
+
+from swift.common.utils import Timestamp
+
+from onespace.selection import excluded, matches_criteria
+
+SYSMETA_TS = "x-object-sysmeta-onespace-migrated-ts"
+SYSMETA_ETAG = "x-object-sysmeta-onespace-migrated-etag"
+SYSMETA_MIGRATION = "x-object-sysmeta-onespace-migration"
+
+
+class Action(enum.Enum):
+    NOTHING = "nothing"      # local already holds the source's version
+    COPY = "copy"            # missing locally, or the source is newer
+    DELETE_LOCAL = "delete"  # gone at the source; local is the migrated, unmodified copy
+    KEEP_LOCAL = "keep"      # local changed after the source: local wins
+    SKIP = "skip"            # not this migration's business (prefix, older_than, selection)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str = ""
+
+
+def ts(value):
+    """A Timestamp from epoch seconds / a Timestamp string, or None."""
+    if value is None or value == "":
+        return None
+    try:
+        return Timestamp(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source listing entry."""
+    name: str
+    etag: str
+    size: int
+    timestamp: Timestamp
+
+    @classmethod
+    def from_remote(cls, entry):
+        return cls(entry.name, (entry.etag or "").lower(), entry.size, ts(entry.last_modified))
+
+
+@dataclass(frozen=True)
+class LocalState:
+    """A local object from a HEAD (``headers`` with lowercase names)."""
+    etag: str
+    timestamp: Timestamp          # X-Timestamp: the newest of data and POST
+    migrated_ts: Timestamp = None  # sysmeta: what the migrator wrote
+    migrated_etag: str = None
+    migration: str = None
+
+    @classmethod
+    def from_headers(cls, headers):
+        h = {k.lower(): v for k, v in headers.items()}
+        return cls((h.get("etag") or "").strip('"').lower(), ts(h.get("x-timestamp")),
+                   ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION))
+
+    @property
+    def migrated_unmodified(self):
+        """Written by the migrator and not overwritten or POSTed since."""
+        return (self.migrated_ts is not None and self.timestamp is not None
+                and self.timestamp == self.migrated_ts)
+
+
+def migrated_headers(source_ts, source_etag, migration_id):
+    """The sysmeta a migrated object is written with."""
+    return {SYSMETA_TS: Timestamp(source_ts).internal, SYSMETA_ETAG: source_etag or "",
+            SYSMETA_MIGRATION: migration_id}
+
+
+def in_scope(migration, name, source_ts, now=None):
+    """Decision.SKIP for a source entry this migration leaves alone, else None.
+
+    ``prefix`` is applied by the listing itself; checked again here so a
+    listing that ignores it cannot widen the migration.
+    """
+    prefix = migration.get("prefix") or ""
+    if not name.startswith(prefix):
+        return Decision(Action.SKIP, "outside prefix")
+    if excluded(migration.get("exclude_pattern"), name):
+        return Decision(Action.SKIP, "excluded by exclude_pattern")
+    older_than = migration.get("older_than")
+    if older_than:
+        now = time.time() if now is None else now
+        if source_ts is None or float(source_ts) > now - older_than:
+            return Decision(Action.SKIP, "newer than older_than")
+    return None
+
+
+def selected(migration, headers):
+    """``selection_criteria`` against the source object's headers."""
+    return matches_criteria(migration.get("selection_criteria"), headers)
+
+
+def listing_in_sync(source, local_ts, local_etag):
+    """The steady-state shortcut: from the two listings alone, is there
+    nothing to do?  True when the local data is at least as new as the
+    source (then every branch of :func:`decide` says NOTHING or KEEP),
+    unless both plain MD5s are there at the same time and differ."""
+    if source.timestamp is None or local_ts is None:
+        return False
+    if local_ts > source.timestamp:
+        return True
+    if local_ts < source.timestamp:
+        return False
+    if _plain_md5(source.etag) and _plain_md5(local_etag):
+        return source.etag == local_etag
+    return True
+
+
+def _plain_md5(etag):
+    return bool(etag) and len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
+
+
+def decide(source, local):
+    """What to do with a source entry that is in scope.
+
+    ``local`` is a :class:`LocalState` or None (no local object).
+    """
+    if local is None:
+        return Decision(Action.COPY, "missing locally")
+    if source.timestamp is None:
+        return Decision(Action.KEEP_LOCAL, "source time unknown; local kept")
+    if local.migrated_unmodified:
+        if source.timestamp > local.migrated_ts:
+            return Decision(Action.COPY, "source changed since it was migrated")
+        if (source.timestamp == local.migrated_ts and local.migrated_etag is not None
+                and _plain_md5(source.etag) and source.etag != local.migrated_etag):
+            return Decision(Action.COPY, "source rewritten within the same time stamp")
+        return Decision(Action.NOTHING, "migrated")
+    if local.timestamp is None or source.timestamp > local.timestamp:
+        return Decision(Action.COPY, "source newer than the local object")
+    return Decision(Action.KEEP_LOCAL, "local object newer than the source")
+
+
+def decide_gone(local, source_exists):
+    """A local object whose name the source no longer lists.
+
+    ``source_exists`` is the answer of a HEAD on the source (the listing is
+    never trusted alone for a delete).  Only the migrated, unmodified copy
+    goes.
+    """
+    if local is None:
+        return Decision(Action.NOTHING, "already gone")
+    if source_exists:
+        return Decision(Action.NOTHING, "the source still has it (listing lagged)")
+    if not local.migrated_unmodified:
+        return Decision(Action.KEEP_LOCAL, "not the migrated, unmodified object")
+    return Decision(Action.DELETE_LOCAL, "deleted at the source")
+
+
+def delete_timestamp(local):
+    """X-Timestamp of the local DELETE: just after the migrated version, so
+    the object servers refuse it (409) if anything newer landed meanwhile."""
+    t = local.migrated_ts
+    return Timestamp(t, offset=t.offset + 1).internal
+
+
+def container_removable(locals_):
+    """May a local container whose source container is gone be emptied and
+    removed?  Only if every object in it is a migrated, unmodified copy
+    (``locals_``: LocalState or None per listed object)."""
+    return all(state is None or state.migrated_unmodified for state in locals_)
+
+
+def owner(name, replicas):
+    """Replica index that migrates ``name`` first (same hash as the sync crawler)."""
+    from onespace.naming import owner_index
+    return owner_index(name, replicas)
+
+
+def verification_due(previous_scan_start, slack, now):
+    """May this node copy objects another replica owns?  Only once one of
+    its own scans has completed and ``slack`` seconds have passed since it
+    began: what the owners had that long to copy and still is missing."""
+    return previous_scan_start is not None and now - previous_scan_start >= slack
+
+
+def others_entry_due(source, previous_scan_start):
+    """An entry owned by another node is verified only if it existed when
+    this node's previous complete scan began."""
+    return (source.timestamp is not None and previous_scan_start is not None
+            and float(source.timestamp) < previous_scan_start)

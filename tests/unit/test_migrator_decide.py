@@ -1,0 +1,140 @@
+"""The migrator decision table: source entry + local state -> action."""
+
+import pytest
+from swift.common.utils import Timestamp
+
+from onespace.migrator import decide as d
+from onespace.migrator.decide import Action, LocalState, Source
+
+E1 = "5d41402abc4b2a76b9719d911017c592"
+E2 = "900150983cd24fb0d6963f7d28e17f72"
+T = Timestamp(1700000000.12345)
+LATER = Timestamp(1700000100)
+EARLIER = Timestamp(1690000000)
+
+
+def src(etag=E1, t=T, name="o"):
+    return Source(name, etag, 5, t)
+
+
+def migrated(t=T, etag=E1, x_ts=None, local_etag=E1):
+    headers = {"ETag": local_etag, "X-Timestamp": (x_ts or t).normal}
+    headers.update(d.migrated_headers(t, etag, "mid"))
+    return LocalState.from_headers(headers)
+
+
+def user_object(x_ts, etag=E1):
+    return LocalState.from_headers({"ETag": etag, "X-Timestamp": x_ts.normal})
+
+
+@pytest.mark.parametrize("source, local, expected", [
+    (src(), None, Action.COPY),
+    (src(), migrated(), Action.NOTHING),
+    (src(t=LATER), migrated(), Action.COPY),                 # source changed (data or metadata)
+    (src(t=EARLIER), migrated(), Action.NOTHING),            # never go back in time
+    (src(etag=E2), migrated(), Action.COPY),                 # rewritten in the same second
+    (src(etag="abc-3"), migrated(etag="abc-2"), Action.NOTHING),  # multipart etags: time decides
+    (src(t=LATER), migrated(x_ts=LATER), Action.KEEP_LOCAL),  # POSTed locally at the source time
+    (src(), migrated(x_ts=LATER), Action.KEEP_LOCAL),        # POSTed locally after migration
+    (src(t=Timestamp(1700000200)), migrated(x_ts=LATER), Action.COPY),  # source newer still
+    (src(), user_object(LATER), Action.KEEP_LOCAL),          # written locally after the source
+    (src(t=LATER), user_object(T), Action.COPY),             # source newer than a local write
+    (src(), user_object(T), Action.KEEP_LOCAL),              # same time: local kept
+    (src(t=None), user_object(T), Action.KEEP_LOCAL),
+])
+def test_decide(source, local, expected):
+    assert d.decide(source, local).action == expected
+
+
+@pytest.mark.parametrize("local, source_exists, expected", [
+    (None, False, Action.NOTHING),
+    (migrated(), True, Action.NOTHING),                     # listing lagged: HEAD found it
+    (migrated(), False, Action.DELETE_LOCAL),
+    (migrated(x_ts=LATER), False, Action.KEEP_LOCAL),       # POSTed locally
+    (user_object(T), False, Action.KEEP_LOCAL),             # overwritten locally (no sysmeta)
+    (user_object(LATER), False, Action.KEEP_LOCAL),
+])
+def test_decide_gone(local, source_exists, expected):
+    assert d.decide_gone(local, source_exists).action == expected
+
+
+def test_migrated_unmodified_needs_the_exact_time_stamp():
+    assert migrated().migrated_unmodified
+    assert not migrated(x_ts=Timestamp(float(T) + 0.00001)).migrated_unmodified
+    assert not user_object(T).migrated_unmodified
+    assert not LocalState.from_headers({"ETag": E1}).migrated_unmodified
+
+
+def test_delete_timestamp_is_just_after_the_migrated_version():
+    local = migrated()
+    t = Timestamp(d.delete_timestamp(local))
+    assert t > T
+    assert t < Timestamp(float(T) + 0.00001)
+
+
+@pytest.mark.parametrize("source, local_ts, local_etag, in_sync", [
+    (src(), T, E1, True),
+    (src(), LATER, E2, True),     # local newer: decide() would keep it anyway
+    (src(t=LATER), T, E1, False),
+    (src(etag=E2), T, E1, False),  # same time, different data
+    (src(etag="abc-2"), T, "def", True),  # not comparable: time decides
+    (src(t=None), T, E1, False),
+    (src(), None, E1, False),
+])
+def test_listing_in_sync(source, local_ts, local_etag, in_sync):
+    assert d.listing_in_sync(source, local_ts, local_etag) is in_sync
+
+
+def test_listing_shortcut_agrees_with_decide():
+    """Wherever the listing says "in sync", a HEAD would not have led to a copy."""
+    for source in (src(), src(t=LATER), src(t=EARLIER), src(etag=E2)):
+        for local in (migrated(), migrated(x_ts=LATER), user_object(T), user_object(LATER),
+                      user_object(EARLIER), migrated(t=EARLIER)):
+            data_ts = local.migrated_ts or local.timestamp
+            if d.listing_in_sync(source, data_ts, local.etag):
+                assert d.decide(source, local).action in (Action.NOTHING, Action.KEEP_LOCAL), \
+                    (source, local)
+
+
+@pytest.mark.parametrize("migration, name, t, skipped", [
+    ({}, "a", 100.0, False),
+    ({"prefix": "p/"}, "a", 100.0, True),
+    ({"prefix": "p/"}, "p/a", 100.0, False),
+    ({"exclude_pattern": r".*\.tmp$"}, "x.tmp", 100.0, True),
+    ({"older_than": 60}, "a", 1000.0 - 30, True),
+    ({"older_than": 60}, "a", 1000.0 - 90, False),
+    ({"older_than": 60}, "a", None, True),
+])
+def test_in_scope(migration, name, t, skipped):
+    assert (d.in_scope(migration, name, Timestamp(t) if t else None, now=1000.0)
+            is not None) is skipped
+
+
+def test_selection_uses_source_headers():
+    m = {"selection_criteria": {"AND": [{"x-object-meta-class": "gold"},
+                                        {"NOT": {"content-type": "text/plain"}}]}}
+    assert d.selected(m, {"x-object-meta-class": "Gold", "content-type": "image/png"})
+    assert not d.selected(m, {"x-object-meta-class": "gold", "content-type": "text/plain"})
+    assert d.selected({}, {})
+
+
+def test_container_removable_only_with_migrated_unmodified_objects():
+    assert d.container_removable([migrated(), migrated(), None])
+    assert d.container_removable([])
+    assert not d.container_removable([migrated(), user_object(T)])
+    assert not d.container_removable([migrated(x_ts=LATER)])
+
+
+def test_verification_timing():
+    assert not d.verification_due(None, 0, 100.0)
+    assert d.verification_due(50.0, 0, 100.0)
+    assert not d.verification_due(50.0, 3600, 100.0)
+    assert d.others_entry_due(src(t=Timestamp(10)), 50.0)
+    assert not d.others_entry_due(src(t=Timestamp(60)), 50.0)
+    assert not d.others_entry_due(src(t=Timestamp(10)), None)
+
+
+def test_owner_spreads_names_over_replicas():
+    owners = {d.owner("obj-%d" % i, 3) for i in range(50)}
+    assert owners == {0, 1, 2}
+    assert d.owner("\U0001F600 x", 3) == d.owner("\U0001F600 x", 3)
