@@ -29,5 +29,8 @@ setup(
             "onespace-config = onespace.cli:config_main",
             "onespace-status = onespace.cli:status_main",
         ],
+        "paste.filter_factory": [
+            "cloud-shunt = onespace.shunt:filter_factory",
+        ],
     },
 )

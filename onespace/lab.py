@@ -68,13 +68,21 @@ class Lab:
     """A lab rooted at ``state_dir``; see the module docstring."""
 
     def __init__(self, state_dir, base_port=28000, max_file_size=None,
-                 proxy_filters=None):
+                 proxy_filters=None, shunt=True):
         self.state = os.path.abspath(state_dir)
         self.base = base_port
         self.max_file_size = max_file_size
-        # extra "name -> section text" filters put before slo/dlo (the shunt)
-        self.proxy_filters = proxy_filters or {}
         self.etc = os.path.join(self.state, "etc")
+        # extra "name -> section text" filters put before slo/dlo; the proxy
+        # loads the cloud-shunt through its paste entry point, reading
+        # ``shunt_conf`` (no mappings until a test or the demo writes some;
+        # re-read on every request that finds it changed)
+        self.proxy_filters = {}
+        if shunt:
+            self.proxy_filters["cloud-shunt"] = (
+                "use = egg:onespace#cloud-shunt\nconf_file = %s\nreload_interval = 0"
+                % self.shunt_conf)
+        self.proxy_filters.update(proxy_filters or {})
         self.logs = os.path.join(self.state, "logs")
         self.pids = os.path.join(self.state, "pids")
 
@@ -109,6 +117,21 @@ class Lab:
     def devices(self, node):
         """The ``devices`` root of storage node ``node`` (like a host's /srv/node)."""
         return os.path.join(self.state, "srv", str(node), "node")
+
+    @property
+    def shunt_conf(self):
+        """The onespace config the proxy's cloud-shunt reads."""
+        return os.path.join(self.etc, "onespace-shunt.json")
+
+    def write_shunt_config(self, mappings, **settings):
+        """Give the proxy's cloud-shunt these mappings (atomically: a new file)."""
+        conf = {"containers": mappings}
+        conf.update(settings)
+        tmp = self.shunt_conf + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(conf, f, indent=1)
+        os.replace(tmp, self.shunt_conf)
+        return self.shunt_conf
 
     def credentials(self, who):
         account, user, key, _ = USERS[who]
@@ -246,6 +269,8 @@ class Lab:
             os.makedirs(d, exist_ok=True)
         self._swift_conf()
         self._proxy_conf()
+        if "cloud-shunt" in self.proxy_filters and not os.path.exists(self.shunt_conf):
+            self.write_shunt_config([])
         self.internal_client_conf()
         self._s3_config()
         if not os.path.exists(os.path.join(self.etc, "object-1.ring.gz")):

@@ -1,0 +1,117 @@
+"""Container listings: splicing local and remote entries (pure, no I/O).
+
+Both sides arrive as Swift JSON listing entries (``{"name": ...}`` objects
+or ``{"subdir": ...}`` directories), each already in the order the request
+asked for (ascending, or descending with ``reverse``).  A page of the
+spliced listing is the first ``limit`` distinct names of the two merged;
+since each side gave its own first ``limit`` names after the marker, that
+page is exact, and the client's next marker (the page's last name) makes
+the next one: every name is listed exactly once over the pages.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+#: Swift's largest (and default) listing page.
+MAX_LIMIT = 10000
+
+
+def entry_name(entry):
+    """The name an entry sorts by: an object's name or a directory's."""
+    name = entry.get("name")
+    return entry.get("subdir") if name is None else name
+
+
+def splice(local, remote, limit, reverse=False):
+    """The first ``limit`` entries of ``local`` and ``remote`` merged in
+    order, one per name; a name on both sides keeps the local entry."""
+    out = []
+    i = j = 0
+    while len(out) < limit and (i < len(local) or j < len(remote)):
+        if j >= len(remote):
+            out.append(local[i])
+            i += 1
+            continue
+        if i >= len(local):
+            out.append(remote[j])
+            j += 1
+            continue
+        a, b = entry_name(local[i]), entry_name(remote[j])
+        if a == b:
+            out.append(local[i])
+            i += 1
+            j += 1
+        elif (a < b) != reverse:
+            out.append(local[i])
+            i += 1
+        else:
+            out.append(remote[j])
+            j += 1
+    return out
+
+
+def swift_time(epoch):
+    """A listing's ``last_modified`` (UTC, microseconds, no zone), as Swift writes it."""
+    if epoch is None:
+        return None
+    when = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def remote_entry(obj, name, location):
+    """The Swift listing entry for a remote object (``RemoteObject``) known
+    locally as ``name``; ``location`` says where it lives."""
+    if obj.is_prefix:
+        return {"subdir": name}
+    return {"name": name, "hash": obj.etag or "", "bytes": obj.size or 0,
+            "content_type": obj.content_type or "application/octet-stream",
+            "last_modified": swift_time(obj.last_modified),
+            "content_location": location}
+
+
+def listing_params(params):
+    """(limit, marker, end_marker, prefix, delimiter, reverse) of a request's
+    query parameters (a dict of str), with Swift's defaults.  Raises
+    ValueError for a limit Swift itself refuses (the caller lets Swift answer)."""
+    raw = params.get("limit")
+    limit = MAX_LIMIT if raw in (None, "") else int(raw)
+    if limit < 0 or limit > MAX_LIMIT:
+        raise ValueError("limit out of range")
+    reverse = str(params.get("reverse", "")).lower() in ("1", "true", "t", "yes", "y", "on")
+    return (limit, params.get("marker") or "", params.get("end_marker") or "",
+            params.get("prefix") or "", params.get("delimiter") or "", reverse)
+
+
+class RemoteNames:
+    """How a container's local names map to remote keys and back.
+
+    ``key_prefix`` is prepended to every name (S3 default naming: the
+    hash/account/container prefix; Swift: nothing); names under ``hidden``
+    (the SLO manifests kept beside the objects with a custom prefix) are
+    never listed.
+    """
+
+    def __init__(self, key_prefix="", hidden=None):
+        self.key_prefix = key_prefix
+        self.hidden = hidden
+
+    def key(self, name):
+        return self.key_prefix + name
+
+    def name(self, key):
+        """The local name of a remote key, or None if it is not one of ours."""
+        if not key.startswith(self.key_prefix):
+            return None
+        name = key[len(self.key_prefix):]
+        if not name or (self.hidden and name.startswith(self.hidden)):
+            return None
+        return name
+
+
+def in_range(name, marker, end_marker, reverse):
+    """Whether ``name`` belongs after ``marker`` and before ``end_marker``
+    (both exclusive, swapped roles with ``reverse`` as in Swift)."""
+    if reverse:
+        return (not marker or name < marker) and (not end_marker or name > end_marker)
+    return (not marker or name > marker) and (not end_marker or name < end_marker)

@@ -1,0 +1,366 @@
+"""The cloud-shunt WSGI filter: archived objects stay readable through Swift.
+
+For containers whose mapping has ``merge_namespaces: true`` (in the same
+JSON config the sync daemon reads):
+
+* object GET/HEAD go to Swift first; only a 404 from Swift (so after Swift's
+  own auth allowed the request: a 401/403 is returned as it is) makes the
+  shunt ask the remote store.  The answer has Swift's semantics (ETag,
+  Content-Length, Content-Type, Last-Modified, ``X-Object-Meta-*``, Range
+  with 206 / multipart byteranges / 416, conditional requests) and streams.
+  An unreachable remote is a 503 with a short reason, never a 404.
+* with ``restore_object: true`` a full GET also writes the object (plain, or
+  an SLO from an S3 remote with its stored manifest) back into Swift.
+* container GET: Swift's listing and the remote's are spliced (see
+  :mod:`onespace.shunt.listing`).  If the remote cannot be listed, the local
+  entries are served alone and the response carries
+  ``X-Onespace-Remote-Listing: unavailable`` (and the proxy logs why).
+* object DELETE of an object that is only remote: deleted remotely only for
+  Swift remotes with ``propagate_delete``; otherwise Swift's 404 stands.
+* container POST: copied to a Swift remote when ``sync_container_metadata``
+  (and ``sync_container_acl`` for the ACLs) is set.
+* every other request, and every request for a container without a merged
+  mapping, goes to Swift untouched: no remote call, one dict lookup.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+
+from swift.common.swob import (HTTPNotFound, HTTPServiceUnavailable, Request, Response,
+                               multi_range_iterator, str_to_wsgi, wsgi_to_str)
+from swift.common.utils import close_if_possible, get_logger, split_path
+
+from onespace.providers import NotFound, ProviderError
+from onespace.shunt import objects
+from onespace.shunt.listing import (MAX_LIMIT, listing_params, remote_entry, splice)
+from onespace.shunt.restore import PlainRestore, SegmentedWriter, segment_present
+from onespace.shunt.routes import ConfigWatcher
+
+DEFAULT_CONF_FILE = "/etc/onespace/onespace.json"
+REMOTE_PAGE = 1000            # keys per remote listing request
+MAX_FORWARD_PAGES = 50        # remote pages one spliced page may read (hidden keys)
+MAX_REVERSE_PAGES = 100       # reverse listings read the remote range forward
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+LISTING_WARNING = "X-Onespace-Remote-Listing"
+
+
+class RemoteIter:
+    """The body of a remote object as a swob app_iter: full, one range, or
+    several (multipart/byteranges); the remote is read lazily and streamed."""
+
+    def __init__(self, shunt, route, key, body=None, restore=None):
+        """``restore``: a callable making the restorer when a full body starts."""
+        self.shunt, self.route, self.key = shunt, route, key
+        self._body = body
+        self.restore = restore
+
+    def __iter__(self):
+        body, self._body = self._body, None
+        make_restore, self.restore = self.restore, None
+        restore, complete = None, False
+        try:
+            if body is None:
+                _, body = self.route.provider.get(self.key)
+            if make_restore is not None:
+                restore = make_restore()
+            for chunk in body:
+                if restore is not None:
+                    restore.write(chunk)
+                yield chunk
+            complete = True
+        except ProviderError as e:
+            self.shunt.logger.error("cloud-shunt: %s (stream cut)", e)
+            raise
+        finally:
+            if body is not None:
+                body.close()
+            if restore is not None:
+                if complete:
+                    restore.finish()
+                else:
+                    restore.abort()
+
+    def app_iter_range(self, start, stop):
+        self.close()
+        if stop <= start:
+            return iter([b""])
+        return self._range(start, stop)
+
+    def _range(self, start, stop):
+        _, body = self.route.provider.get(self.key, (start, stop - 1))
+        try:
+            yield from body
+        finally:
+            body.close()
+
+    def app_iter_ranges(self, ranges, content_type, boundary, size):
+        self.close()
+        return multi_range_iterator(ranges, content_type, boundary, size, self._range)
+
+    def close(self):
+        body, self._body = self._body, None
+        if body is not None:
+            body.close()
+        self.restore = None
+
+
+class CloudShunt:
+    def __init__(self, app, conf, logger=None):
+        self.app = app
+        self.logger = logger or get_logger(conf, log_route="cloud-shunt")
+        self.watcher = ConfigWatcher(conf.get("conf_file", DEFAULT_CONF_FILE),
+                                     float(conf.get("reload_interval", 10)), self.logger)
+        self.watcher.check()
+
+    # ---- dispatch --------------------------------------------------------
+    def __call__(self, env, start_response):
+        table = self.watcher.current()
+        if not table or env["REQUEST_METHOD"] not in ("GET", "HEAD", "DELETE", "POST"):
+            return self.app(env, start_response)
+        try:
+            version, account, container, obj = split_path(env["PATH_INFO"], 3, 4, True)
+        except ValueError:
+            return self.app(env, start_response)
+        if version != "v1" or obj == "":
+            return self.app(env, start_response)
+        route = table.route(wsgi_to_str(account), wsgi_to_str(container))
+        if route is None:
+            return self.app(env, start_response)
+        method = env["REQUEST_METHOD"]
+        if obj is None:
+            if method == "GET":
+                return self.container_listing(env, start_response, route)
+            if method == "POST":
+                return self.container_post(env, start_response, route)
+            return self.app(env, start_response)
+        if method == "POST":
+            return self.app(env, start_response)
+        return self.object_request(env, start_response, route, wsgi_to_str(obj))
+
+    # ---- objects ---------------------------------------------------------
+    def object_request(self, env, start_response, route, name):
+        req = Request(env)
+        status, headers, app_iter = req.call_application(self.app)
+        if not status.startswith("404"):
+            start_response(status, headers)
+            return app_iter
+        if req.method == "DELETE":
+            if route.protocol != "swift" or not route.mapping.get("propagate_delete"):
+                start_response(status, headers)
+                return app_iter
+            close_if_possible(app_iter)
+            return self.remote_delete(req, route, name)(env, start_response)
+        close_if_possible(app_iter)
+        return self.remote_object(req, route, name)(env, start_response)
+
+    def _unavailable(self, req, route, error):
+        self.logger.error("cloud-shunt: %s", error)
+        reason = "status %s" % error.status if error.status else "no answer"
+        return HTTPServiceUnavailable(
+            request=req, content_type="text/plain",
+            body=("The remote store holding this object is unavailable (%s).\n"
+                  % reason).encode("ascii"))
+
+    def remote_delete(self, req, route, name):
+        try:
+            deleted = route.provider.delete(route.key(name))
+        except ProviderError as e:
+            return self._unavailable(req, route, e)
+        if not deleted:
+            return HTTPNotFound(request=req)
+        self.logger.info("cloud-shunt: deleted remote copy of %s/%s/%s",
+                         route.account, route.container, name)
+        return Response(request=req, status=204)
+
+    def _manifest(self, route, name):
+        """Stored manifest entries of an archived SLO (S3 remotes), or None."""
+        if route.protocol != "s3":
+            return None
+        try:
+            _, body = route.provider.get(route.manifest_key(name))
+        except NotFound:
+            self.logger.warning("cloud-shunt: no stored manifest for SLO %s/%s/%s; serving "
+                                "its data without it", route.account, route.container, name)
+            return None
+        except ProviderError as e:
+            self.logger.warning("cloud-shunt: %s; serving the SLO's data without it", e)
+            return None
+        data, size = [], 0
+        try:
+            for chunk in body:
+                data.append(chunk)
+                size += len(chunk)
+                if size > MAX_MANIFEST_BYTES:
+                    return None
+        except ProviderError as e:
+            self.logger.warning("cloud-shunt: %s; serving the SLO's data without it", e)
+            return None
+        finally:
+            body.close()
+        return objects.manifest_entries(b"".join(data))
+
+    def remote_object(self, req, route, name):
+        key = route.key(name)
+        provider = route.provider
+        head_first = req.method == "HEAD" or any(h in req.environ
+                                                 for h in objects.CONDITIONAL_HEADERS)
+        body = None
+        try:
+            if head_first:
+                remote = provider.head(key)
+                if remote is None:
+                    return HTTPNotFound(request=req)
+            else:
+                remote, body = provider.get(key)
+        except NotFound:
+            return HTTPNotFound(request=req)
+        except ProviderError as e:
+            return self._unavailable(req, route, e)
+        manifest = self._manifest(route, name) if objects.is_slo(remote) else None
+        etag = objects.swift_etag(remote, manifest)
+        headers = {k: str_to_wsgi(v) for k, v in
+                   objects.swift_headers(remote, etag, route.object_location(name)).items()}
+        restore = None
+        if route.restore and req.method == "GET" and "HTTP_RANGE" not in req.environ:
+            def restore():
+                return self._restorer(req, route, name, remote, etag, manifest)
+        if req.method == "HEAD":
+            app_iter = None  # swob would drain an app_iter: that is a remote GET
+        else:
+            app_iter = RemoteIter(self, route, key, body, restore)
+        resp = Response(request=req, status=200, headers=headers, conditional_response=True,
+                        app_iter=app_iter)
+        if remote.size is not None:
+            resp.content_length = remote.size
+        if remote.last_modified is not None:
+            resp.headers["Last-Modified"] = email.utils.formatdate(
+                math.ceil(remote.last_modified), usegmt=True)
+        return resp
+
+    def _restorer(self, req, route, name, remote, etag, manifest):
+        path = "/v1/%s/%s/%s" % (route.account, route.container, name)
+        path = str_to_wsgi(path)
+        if remote.size is None:
+            return None
+        if not objects.is_slo(remote):
+            md5 = etag if etag and "-" not in etag else None
+            return PlainRestore(self.app, req.environ, path,
+                                objects.restore_headers(remote, md5), remote.size, self.logger)
+        if manifest is None:
+            self.logger.warning("cloud-shunt: SLO %s not restored: no stored manifest", path)
+            return None
+        put_body = objects.slo_put_manifest(manifest)
+        if put_body is None or any(e.get("range") for e in manifest) or \
+                sum(int(e.get("bytes") or 0) for e in manifest) != remote.size:
+            self.logger.warning("cloud-shunt: SLO %s not restored: its manifest has ranges, "
+                                "inline data or nested SLOs", path)
+            return None
+        segments = []
+        for entry in manifest:
+            seg_path = str_to_wsgi("/v1/%s%s" % (route.account, entry["name"]))
+            seg_etag = (entry.get("hash") or "").lower() or None
+            segments.append((seg_path, int(entry["bytes"]), seg_etag,
+                             segment_present(self.app, req.environ, seg_path, seg_etag)))
+        return SegmentedWriter(self.app, req.environ, path,
+                               objects.restore_headers(remote), segments, put_body,
+                               self.logger)
+
+    # ---- containers ------------------------------------------------------
+    def container_listing(self, env, start_response, route):
+        req = Request(env)
+        params = req.params
+        try:
+            limit, marker, end_marker, prefix, delimiter, reverse = listing_params(params)
+        except ValueError:
+            return self.app(env, start_response)
+        if params.get("format", "json").lower() != "json":
+            params["format"] = "json"
+            req.params = params
+        status, headers, app_iter = req.call_application(self.app)
+        if not status.startswith(("200", "204")):
+            start_response(status, headers)
+            return app_iter
+        try:
+            body = b"".join(app_iter)
+        finally:
+            close_if_possible(app_iter)
+        try:
+            local = json.loads(body) if body.strip() else []
+            if not isinstance(local, list):
+                raise ValueError("not a list")
+        except ValueError:
+            start_response(status, headers)
+            return [body]
+        headers = [(k, v) for k, v in headers
+                   if k.lower() not in ("content-length", "etag", "content-type")]
+        try:
+            remote = self.remote_listing(route, limit, marker, end_marker, prefix,
+                                         delimiter, reverse)
+        except ProviderError as e:
+            self.logger.warning("cloud-shunt: listing local entries only: %s", e)
+            remote = []
+            headers.append((LISTING_WARNING, "unavailable"))
+        merged = splice(local, remote, limit, reverse)
+        out = json.dumps(merged).encode("ascii")
+        headers += [("Content-Type", "application/json; charset=utf-8"),
+                    ("Content-Length", str(len(out)))]
+        start_response("200 OK", headers)
+        return [out]
+
+    def remote_listing(self, route, limit, marker, end_marker, prefix, delimiter, reverse):
+        """The remote's first ``limit`` entries of the request's range, as
+        Swift listing entries in the request's order."""
+        if limit == 0:
+            return []
+        names = route.names
+        low, high = (end_marker, marker) if reverse else (marker, end_marker)
+        kwargs = {"prefix": names.key(prefix), "delimiter": delimiter or None,
+                  "end_marker": names.key(high) if high else None,
+                  "limit": min(REMOTE_PAGE, MAX_LIMIT)}
+        key_marker = names.key(low) if low else ""
+        out, last = [], low
+        pages = MAX_REVERSE_PAGES if reverse else MAX_FORWARD_PAGES
+        for _ in range(pages):
+            page = route.provider.list(marker=key_marker, **kwargs)
+            for entry in page:
+                name = names.name(entry.name)
+                if name is None or (last and name <= last):
+                    continue
+                out.append(remote_entry(entry, name, route.location))
+                last = name
+                if not reverse and len(out) >= limit:
+                    return out
+            if not page or not page.truncated:
+                break
+            key_marker = page[-1].name
+        else:
+            self.logger.warning("cloud-shunt: remote listing of %s/%s cut after %d pages",
+                                route.account, route.container, pages)
+        if reverse:
+            return out[::-1][:limit]
+        return out
+
+    def container_post(self, env, start_response, route):
+        req = Request(env)
+        status, headers, app_iter = req.call_application(self.app)
+        mapping = route.mapping
+        if status.startswith("2") and route.protocol == "swift" and \
+                (mapping.get("sync_container_metadata") or mapping.get("sync_container_acl")):
+            send = {}
+            for name, value in req.headers.items():
+                lname = name.lower()
+                if (lname.startswith(("x-container-meta-", "x-remove-container-meta-"))
+                        and mapping.get("sync_container_metadata")) or \
+                        (lname in ("x-container-read", "x-container-write")
+                         and mapping.get("sync_container_acl")):
+                    send[name] = wsgi_to_str(value)
+            if send:
+                try:
+                    route.provider.post_container(send)
+                except ProviderError as e:  # the sync daemon catches up on its next pass
+                    self.logger.warning("cloud-shunt: container POST not copied: %s", e)
+        start_response(status, headers)
+        return app_iter

@@ -1,0 +1,117 @@
+"""Remote objects shown as Swift objects (pure, no I/O).
+
+A remote object (:class:`onespace.providers.RemoteObject`) becomes the
+headers Swift would have sent for the local object: ETag, Content-Type,
+Last-Modified, X-Timestamp, ``X-Object-Meta-*`` (S3 metadata decoded from
+RFC 2047 by the provider), the content headers kept beside the data, and
+``X-Static-Large-Object`` for an archived SLO.
+"""
+
+from __future__ import annotations
+
+import json
+
+from onespace import headers as hdrs
+from onespace.sync import large
+
+#: Headers of the remote object that describe the content and go to the client.
+CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
+                   "cache-control", "expires")
+
+#: Request headers that make a GET conditional (answered after a HEAD of the remote).
+CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+                       "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
+
+
+def is_slo(obj):
+    """Whether a remote object is an archived SLO (S3: ``swift-slo-etag`` or
+    the URL-quoted ``x-static-large-object`` field; Swift: its header)."""
+    if hdrs.SLO_ETAG_KEY in obj.internal:
+        return True
+    flag = obj.internal.get(hdrs.SLO_HEADER_KEY) or obj.headers.get(hdrs.SLO_HEADER_KEY)
+    return str(flag).lower() in ("true", "1", "yes")
+
+
+def manifest_entries(body):
+    """The parsed stored manifest, or None when it cannot be used."""
+    try:
+        return large.parse_slo_manifest(body)
+    except large.LargeObjectError:
+        return None
+
+
+def swift_etag(obj, manifest=None):
+    """The ETag Swift showed for the object before it was archived.
+
+    * SLO: computed from its stored manifest, as Swift's SLO middleware
+      does; without the manifest, ``swift-slo-etag`` as stored.
+    * plain object uploaded to S3 in parts: ``swift-source-etag``.
+    * otherwise the remote ETag (S3's MD5 of a single-part object, or
+      Swift's own ETag, SLOs included).
+    """
+    if manifest is not None:
+        try:
+            return large.slo_etag(manifest)
+        except large.LargeObjectError:
+            pass
+    for key in (hdrs.SLO_ETAG_KEY, hdrs.SOURCE_ETAG_KEY):
+        if obj.internal.get(key):
+            return obj.internal[key].strip('"').lower()
+    return obj.etag
+
+
+def swift_headers(obj, etag, location=None):
+    """Swift response headers (native str values) for a remote object."""
+    out = {"Content-Type": obj.content_type or "application/octet-stream",
+           "Accept-Ranges": "bytes"}
+    if etag:
+        out["Etag"] = etag
+    if obj.size is not None:
+        out["Content-Length"] = str(obj.size)
+    if obj.last_modified is not None:
+        out["X-Timestamp"] = "%.5f" % obj.last_modified
+    for name in CONTENT_HEADERS:
+        if obj.headers.get(name):
+            out[name.title()] = obj.headers[name]
+    for key, value in sorted(obj.metadata.items()):
+        out["X-Object-Meta-" + key] = value
+    if is_slo(obj):
+        # as Swift's SLO middleware answers: the SLO ETag quoted, the
+        # manifest's own MD5 beside it
+        out["X-Static-Large-Object"] = "True"
+        if etag:
+            out["Etag"] = '"%s"' % etag
+        if obj.internal.get(hdrs.SLO_ETAG_KEY):
+            out["X-Manifest-Etag"] = obj.internal[hdrs.SLO_ETAG_KEY].strip('"').lower()
+    if location:
+        out["Content-Location"] = location
+    return out
+
+
+def restore_headers(obj, etag=None):
+    """Headers of the local PUT that restores a plain remote object."""
+    out = {"Content-Type": obj.content_type or "application/octet-stream"}
+    if etag:
+        out["Etag"] = etag
+    for name in CONTENT_HEADERS:
+        if obj.headers.get(name):
+            out[name.title()] = obj.headers[name]
+    for key, value in obj.metadata.items():
+        out["X-Object-Meta-" + key] = value
+    return out
+
+
+def slo_put_manifest(entries):
+    """The ``multipart-manifest=put`` body rebuilding a stored SLO manifest,
+    or None when it holds what a simple restore cannot replay (inline data,
+    nested SLOs)."""
+    out = []
+    for entry in entries:
+        if "data" in entry or entry.get("sub_slo") or "name" not in entry:
+            return None
+        segment = {"path": entry["name"], "etag": entry.get("hash"),
+                   "size_bytes": entry.get("bytes")}
+        if entry.get("range"):
+            segment["range"] = entry["range"]
+        out.append(segment)
+    return json.dumps(out).encode("utf-8")
