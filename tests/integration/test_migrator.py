@@ -1,0 +1,361 @@
+"""onespace-migrator against the real lab: S3 (SeaweedFS, Swift's s3api) and
+Swift (account AUTH_test2) sources copied into AUTH_test, then followed."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from swift.common.utils import Timestamp
+
+from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY
+from tests.integration.conftest import Daemon, wait_for, write_config
+
+ODD_NAMES = [
+    "plain.txt",
+    "with space and %25 and + plus",
+    "four-byte \U0001F600\U00010348 utf8",
+    "dir/sub dir/caf\u00e9.txt",
+    "100% sure?&=#",
+    "long-" + "x" * 200,
+]
+MIGRATOR = ("import sys; from onespace.cli import migrator_main; sys.exit(migrator_main())")
+
+
+def s3_migration(lab, bucket, target="seaweedfs", **extra):
+    if target == "s3api":
+        (identity, secret), endpoint = lab.credentials("test3"), lab.proxy_url
+    else:
+        identity, secret, endpoint = S3_ACCESS_KEY, S3_SECRET_KEY, lab.s3_endpoint
+    m = {"account": "AUTH_test", "aws_bucket": bucket, "protocol": "s3",
+         "aws_endpoint": endpoint, "aws_identity": identity, "aws_secret": secret}
+    m.update(extra)
+    return m
+
+
+def swift_migration(lab, container, **extra):
+    identity, secret = lab.credentials("test2")
+    m = {"account": "AUTH_test", "aws_bucket": container, "protocol": "swift",
+         "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret}
+    m.update(extra)
+    return m
+
+
+def migrator_config(lab, path, migrations, node=None, **settings):
+    """A config for a migrator on container node ``node``, or (None) on a host
+    without ring devices, which migrates everything itself."""
+    ms = {"status_file": str(path) + ".status", "poll_interval": 1, "workers": 4,
+          "items_chunk": 100}
+    ms.update(settings.pop("migrator_settings", {}))
+    conf = {"migrations": migrations, "migrator_settings": ms,
+            "devices": lab.devices(node) if node else str(path) + ".no-devices",
+            "swift_dir": lab.etc,
+            "internal_client_conf_path": os.path.join(lab.etc, "internal-client.conf"),
+            "verification_slack": 0, "log_level": "info"}
+    conf.update(settings)
+    return write_config(path, conf)
+
+
+def run_migrator(config_path, timeout=300):
+    p = subprocess.run([sys.executable, "-c", MIGRATOR, "--config", str(config_path), "--once"],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def migrate(config_path, expect_rc=0):
+    rc, out = run_migrator(config_path)
+    assert rc == expect_rc, out
+    for secret in (S3_SECRET_KEY, "testing2", "testing3"):
+        assert secret not in out
+    return out
+
+
+def last_scans(config_path):
+    with open(json.load(open(config_path))["migrator_settings"]["status_file"]) as f:
+        doc = json.load(f)
+    return [c["last_scan"] for m in doc["migrations"].values()
+            for c in m["containers"].values()]
+
+
+def put_s3(s3, bucket, names, meta=None, body=lambda n: ("data of " + n).encode()):
+    for n in names:
+        s3.put_object(Bucket=bucket, Key=n, Body=body(n), ContentType="text/x-test",
+                      Metadata=meta or {})
+
+
+def s3_times(s3, bucket):
+    """Listing Last-Modified per key (what the migrator keeps as X-Timestamp)."""
+    out, token = {}, None
+    for _ in range(100):
+        kw = {"Bucket": bucket}
+        if token:
+            kw["ContinuationToken"] = token
+        resp = s3.list_objects_v2(**kw)
+        for o in resp.get("Contents", []):
+            out[o["Key"]] = o["LastModified"].timestamp()
+        token = resp.get("NextContinuationToken")
+        if not resp.get("IsTruncated"):
+            return out
+    raise AssertionError("listing too long")
+
+
+def local_names(conn, container, prefix=None):
+    _, rows = conn.get_container(container, full_listing=True, prefix=prefix)
+    return sorted(r["name"] for r in rows)
+
+
+@pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
+def test_s3_to_swift_copies_data_metadata_and_time(lab, tmp_path, unique, target):
+    s3 = lab.s3_client(target)
+    bucket, container = "mig-src-" + unique, "mig-dst-" + unique  # renamed on the way
+    s3.create_bucket(Bucket=bucket)
+    meta = {"color": "blue", "unicode": "=?UTF-8?q?caf=C3=A9_=E2=9C=93?="}
+    put_s3(s3, bucket, ODD_NAMES, meta)
+    times = s3_times(s3, bucket)
+    config = migrator_config(lab, tmp_path / "m.json",
+                             [s3_migration(lab, bucket, target, container=container)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == sorted(ODD_NAMES)
+    for name in ODD_NAMES:
+        headers, body = conn.get_object(container, name)
+        assert body == ("data of " + name).encode()
+        assert headers["content-type"] == "text/x-test"
+        assert headers["x-object-meta-color"] == "blue"
+        assert headers["x-object-meta-unicode"] == "caf\u00e9 \u2713"  # RFC 2047 decoded
+        assert Timestamp(headers["x-timestamp"]) == Timestamp(times[name])
+        assert not any(k.startswith("x-object-sysmeta") for k in headers)  # hidden from users
+    assert last_scans(config)[0]["copied"] == len(ODD_NAMES)
+    assert last_scans(config)[0]["bytes"] == sum(len(("data of " + n).encode()) for n in ODD_NAMES)
+    # a second pass over a migrated bucket copies nothing
+    migrate(config)
+    assert last_scans(config)[0]["copied"] == 0
+    assert last_scans(config)[0]["scanned"] == len(ODD_NAMES)
+
+
+def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, unique):
+    source = lab.swift_connection("test2")
+    conn = lab.swift_connection("test")
+    container = "mig-sw-" + unique
+    source.put_container(container)
+    for name in ODD_NAMES:
+        source.put_object(container, name, ("swift " + name).encode(),
+                          content_type="application/x-odd",
+                          headers={"X-Object-Meta-Mood": "\u00e9t\u00e9 \U0001F600",
+                                   "Content-Disposition": "attachment"})
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
+    migrate(config)
+    for name in ODD_NAMES:
+        src_headers = source.head_object(container, name)
+        headers, body = conn.get_object(container, name)
+        assert body == ("swift " + name).encode()
+        assert headers["x-timestamp"] == src_headers["x-timestamp"]
+        assert headers["content-type"] == "application/x-odd"
+        assert headers["x-object-meta-mood"] == "\u00e9t\u00e9 \U0001F600"
+        assert headers["content-disposition"] == "attachment"
+        assert headers["etag"] == src_headers["etag"]
+
+    changed, overwritten, posted, removed = ODD_NAMES[0], ODD_NAMES[1], ODD_NAMES[2], ODD_NAMES[3]
+    # source metadata newer -> copied
+    source.post_object(container, changed, {"X-Object-Meta-Mood": "changed"})
+    # local overwrite, then the source deletes it: the local write survives
+    conn.put_object(container, overwritten, b"local version")
+    source.delete_object(container, overwritten)
+    # a local POST after migration, then the source deletes it: kept too
+    conn.post_object(container, posted, {"X-Object-Meta-Local": "yes"})
+    source.delete_object(container, posted)
+    # a plain source delete of an unmodified migrated object: deleted locally
+    source.delete_object(container, removed)
+    # a new source object
+    source.put_object(container, "new one", b"new")
+    migrate(config)
+    assert conn.head_object(container, changed)["x-object-meta-mood"] == "changed"
+    assert conn.get_object(container, overwritten)[1] == b"local version"
+    assert conn.head_object(container, posted)["x-object-meta-local"] == "yes"
+    assert removed not in local_names(conn, container)
+    assert conn.get_object(container, "new one")[1] == b"new"
+    scan = last_scans(config)[0]
+    assert (scan["copied"], scan["deleted"], scan["kept_local"]) == (2, 1, 2)
+
+
+def test_prefix_older_than_selection_and_exclude(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-sel-" + unique
+    s3.create_bucket(Bucket=bucket)
+    put_s3(s3, bucket, ["keep/a", "keep/b.tmp", "other/c"])
+    put_s3(s3, bucket, ["keep/gold"], meta={"class": "gold"})
+    selective = migrator_config(lab, tmp_path / "sel.json", [s3_migration(
+        lab, bucket, container="sel-" + unique, prefix="keep/", exclude_pattern=r".*\.tmp$")])
+    migrate(selective)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "sel-" + unique) == ["keep/a", "keep/gold"]
+    criteria = migrator_config(lab, tmp_path / "crit.json", [s3_migration(
+        lab, bucket, container="crit-" + unique,
+        selection_criteria={"x-object-meta-class": "GOLD"})])
+    migrate(criteria)
+    assert local_names(conn, "crit-" + unique) == ["keep/gold"]
+    recent = migrator_config(lab, tmp_path / "old.json", [s3_migration(
+        lab, bucket, container="old-" + unique, older_than=3600)])
+    migrate(recent)
+    assert local_names(conn, "old-" + unique) == []
+    assert last_scans(recent)[0]["skipped"] == 4
+
+
+def test_pagination_with_small_chunks_and_unicode_names(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-page-" + unique
+    s3.create_bucket(Bucket=bucket)
+    names = ["p %03d \u00e9\U0001F600 %s" % (i, "x" * (i % 5)) for i in range(300)]
+    put_s3(s3, bucket, names, body=lambda n: b"x")
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container="page-" + unique)], migrator_settings={"items_chunk": 7})
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "page-" + unique) == sorted(names)
+    # delete every 10th at the source: exactly those go, however the pages fall
+    for n in names[::10]:
+        s3.delete_object(Bucket=bucket, Key=n)
+    migrate(config)
+    assert local_names(conn, "page-" + unique) == sorted(set(names) - set(names[::10]))
+    assert last_scans(config)[0]["deleted"] == 30
+
+
+def test_three_nodes_copy_each_object_once(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-three-" + unique
+    s3.create_bucket(Bucket=bucket)
+    names = ["obj-%03d" % i for i in range(60)]
+    put_s3(s3, bucket, names)
+    migration = s3_migration(lab, bucket, container="three-" + unique)
+    configs = [migrator_config(lab, tmp_path / ("n%d.json" % n), [migration], node=n,
+                               verification_slack=60) for n in (1, 2, 3)]
+    procs = [subprocess.Popen([sys.executable, "-c", MIGRATOR, "--config", c, "--once"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for c in configs]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    copied = [last_scans(c)[0]["copied"] for c in configs]
+    assert sum(copied) == len(names) and all(copied), copied
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "three-" + unique) == names
+    # a second round: nothing left to copy anywhere
+    for c in configs:
+        migrate(c)
+        assert last_scans(c)[0]["copied"] == 0
+
+
+def test_verification_copies_what_another_node_missed(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-verify-" + unique
+    s3.create_bucket(Bucket=bucket)
+    names = ["v-%02d" % i for i in range(30)]
+    put_s3(s3, bucket, names)
+    config = migrator_config(lab, tmp_path / "n1.json", [s3_migration(
+        lab, bucket, container="verify-" + unique)], node=1, verification_slack=0)
+    migrate(config)
+    first = last_scans(config)[0]
+    assert 0 < first["copied"] < len(names) and first["left_to_others"] == len(names) - first[
+        "copied"]
+    time.sleep(1.1)  # the objects must predate the previous scan's start (1 s resolution)
+    migrate(config)  # nodes 2 and 3 never ran: node 1 verifies and copies their share
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "verify-" + unique) == names
+
+
+def test_kill_9_mid_pass_then_restart(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-kill-" + unique
+    s3.create_bucket(Bucket=bucket)
+    names = ["k-%03d" % i for i in range(200)]
+    put_s3(s3, bucket, names)
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container="kill-" + unique)],
+        migrator_settings={"items_chunk": 5, "workers": 1})
+    status = str(tmp_path / "m.json") + ".status"
+    env = dict(os.environ)
+    daemon = Daemon(config, tmp_path / "d.log", env=env)
+    daemon.proc = subprocess.Popen([sys.executable, "-c", MIGRATOR, "--config", config],
+                                   stdout=open(daemon.log_path, "ab"), stderr=subprocess.STDOUT)
+    daemon.log = open(daemon.log_path, "ab")
+    Daemon.started.append(daemon)
+
+    def midway():
+        try:
+            doc = json.load(open(status))
+        except (OSError, ValueError):
+            return False
+        return any(c["marker"] for m in doc["migrations"].values()
+                   for c in m["containers"].values())
+    wait_for(midway, timeout=120, interval=0.05, what="a pass half done")
+    daemon.kill9()
+    killed_at = time.time()
+    conn = lab.swift_connection("test")
+    assert 0 < len(local_names(conn, "kill-" + unique)) < len(names)
+    migrate(config)
+    assert local_names(conn, "kill-" + unique) == names
+    scan = last_scans(config)[0]
+    # the restarted pass resumed the killed scan (same start, its counters
+    # kept) rather than starting over, and nothing was copied twice
+    assert scan["started"] < killed_at
+    assert (scan["scanned"], scan["copied"]) == (len(names), len(names))
+
+
+def test_corrupt_status_file_is_moved_aside_and_the_scan_restarts(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-corrupt-" + unique
+    s3.create_bucket(Bucket=bucket)
+    put_s3(s3, bucket, ["a", "b", "c"])
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container="corrupt-" + unique)])
+    migrate(config)
+    status = str(tmp_path / "m.json") + ".status"
+    with open(status, "w") as f:
+        f.write('{"migrations": {"trunc')
+    s3.delete_object(Bucket=bucket, Key="b")
+    out = migrate(config)
+    assert "unreadable" in out
+    assert os.path.exists(status + ".corrupt")
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "corrupt-" + unique) == ["a", "c"]
+    scan = last_scans(config)[0]
+    assert (scan["scanned"], scan["copied"], scan["deleted"]) == (2, 0, 1)
+
+
+def test_invalid_storage_policy_names_the_migration(lab, tmp_path, unique):
+    s3 = lab.s3_client()
+    bucket = "mig-policy-" + unique
+    s3.create_bucket(Bucket=bucket)
+    put_s3(s3, bucket, ["a"])
+    bad = migrator_config(lab, tmp_path / "bad.json", [s3_migration(
+        lab, bucket, container="policy-" + unique, storage_policy="platinum")])
+    out = migrate(bad, expect_rc=1)
+    assert "migrations[0]" in out and "storage_policy 'platinum'" in out
+    good = migrator_config(lab, tmp_path / "good.json", [s3_migration(
+        lab, bucket, container="policy-" + unique, storage_policy="silver")])
+    migrate(good)
+    conn = lab.swift_connection("test")
+    assert conn.head_container("policy-" + unique)["x-storage-policy"] == "silver"
+
+
+def test_source_container_gone(lab, tmp_path, unique):
+    source = lab.swift_connection("test2")
+    conn = lab.swift_connection("test")
+    only_migrated, mixed = "gone-a-" + unique, "gone-b-" + unique
+    for c in (only_migrated, mixed):
+        source.put_container(c)
+        source.put_object(c, "obj \u00e9", b"x")
+    config = migrator_config(lab, tmp_path / "m.json", [
+        swift_migration(lab, only_migrated), swift_migration(lab, mixed)])
+    migrate(config)
+    conn.put_object(mixed, "written locally", b"mine")
+    for c in (only_migrated, mixed):
+        source.delete_object(c, "obj \u00e9")
+        source.delete_container(c)
+    migrate(config)
+    with pytest.raises(Exception) as e:
+        conn.head_container(only_migrated)
+    assert getattr(e.value, "http_status", None) == 404
+    assert local_names(conn, mixed) == ["obj \u00e9", "written locally"]
