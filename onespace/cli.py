@@ -61,7 +61,14 @@ def status_main(argv=None):
         print(str(e), file=sys.stderr)
         return 2
     rows = report.collect(config)
-    print(report.main_json(rows) if args.json else report.render(rows))
+    migrations = report.collect_migrations(config) if config.migrations else []
+    if args.json:
+        print(report.main_json(rows + migrations))
+    else:
+        if config.mappings or not migrations:
+            print(report.render(rows))
+        if migrations:
+            print(report.render_migrations(migrations))
     return 0
 
 

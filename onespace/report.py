@@ -100,3 +100,50 @@ def render(report):
 
 def main_json(report):
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- migrations
+
+def collect_migrations(config, now=None):
+    """One dict per (migration, source container) this node has scanned,
+    from the migrator's ``status_file``."""
+    from onespace.migrator.progress import read
+    now = now or time.time()
+    doc = read(config.migrator_settings["status_file"]) or {"migrations": {}}
+    report = []
+    for migration in config.migrations:
+        entry = doc.get("migrations", {}).get(migration.identity[:16], {})
+        containers = entry.get("containers", {})
+        if not containers:
+            report.append({"migration": migration.label, "account": migration["account"],
+                           "container": migration.get("container") or "*",
+                           "state": "not scanned yet"})
+        for key in sorted(containers):
+            c = containers[key]
+            last = c.get("last_scan") or {}
+            row = {"migration": migration.label, "account": c["account"],
+                   "bucket": c["bucket"], "container": c["container"],
+                   "state": "scanning" if c.get("marker") else
+                            ("idle" if last else "not scanned yet"),
+                   "current": c.get("current"), "last_scan": last or None,
+                   "last_scan_age": round(now - last["finished"], 1) if last else None}
+            if last.get("failed") or (c.get("current") or {}).get("failed"):
+                row["state"] = "failures"
+            report.append(row)
+    return report
+
+
+def render_migrations(report):
+    lines = ["%-15s %-40s %9s %8s %10s %8s %7s %8s %s" % (
+        "STATE", "ACCOUNT/CONTAINER", "SCANNED", "COPIED", "MIB", "DELETED", "FAILED",
+        "LAST", "MIGRATION")]
+    for e in report:
+        s = e.get("last_scan") or e.get("current")
+        where = e["account"] + "/" + e["container"]
+        if not s:
+            lines.append("%-15s %-40s %s" % (e["state"], where, e["migration"]))
+            continue
+        lines.append("%-15s %-40s %9d %8d %10.1f %8d %7d %8s %s" % (
+            e["state"], where, s["scanned"], s["copied"], s["bytes"] / 1048576.0,
+            s["deleted"], s["failed"], _age(e.get("last_scan_age")), e["migration"]))
+    return "\n".join(lines)

@@ -130,6 +130,7 @@ class MigratorDaemon:
         self.container_node = self._is_container_node()
         self._providers = {}
         self._ticks = 0
+        self.statsd = _statsd_client(self.settings)
         self.stopping = False
         self.clock = time.time
 
@@ -142,6 +143,11 @@ class MigratorDaemon:
         self._ticks += 1
 
     def summary(self, stats, seconds):
+        if self.statsd:
+            for key, n in stats.items():
+                if n:
+                    self.statsd.incr(key, n)
+            self.statsd.timing("pass", seconds * 1000)
         return ("%d migrations; last pass %.1fs: %d scanned, %d copied (%.1f MiB), %d deleted, "
                 "%d kept local, %d left to other nodes, %d failed"
                 % (len(self.config.migrations), seconds, stats["scanned"], stats["copied"],
@@ -236,9 +242,16 @@ class MigratorDaemon:
                           bucket, container, e)
 
     def _source_buckets(self, migration):
+        """Every container of the source account (``aws_bucket: "/*"``), and the
+        ones migrated before that may since have gone (their removal is
+        checked container by container)."""
         provider = self._provider(migration, migration["aws_bucket"])
-        names = [c for c in provider.list_containers()]
-        return names
+        names = [e.name for e in paged(
+            lambda m: provider.list_containers(marker=m, limit=self.chunk))]
+        self.tick()
+        known = self.progress.doc["migrations"].get(migration.identity[:16], {})
+        names += [c["bucket"] for c in known.get("containers", {}).values()]
+        return sorted(set(names))
 
     # ---- one container ----------------------------------------------------
     def _scan(self, job, stats):
@@ -500,7 +513,19 @@ class MigratorDaemon:
             state["current"]["containers_removed"] += 1
             LOG.info("%s: source %s is gone; removed local %s/%s", job.migration.label,
                      job.bucket, job.account, job.container)
+            if job.migration.is_all_buckets:  # nothing left to follow
+                self.progress.doc["migrations"][job.mid]["containers"].pop(
+                    "%s\n%s" % (job.bucket, job.container), None)
         self.progress.save()
+
+
+def _statsd_client(settings):
+    """A statsd client (prefix ``<statsd_prefix>.migrator``), or None."""
+    if not settings.get("statsd_host"):
+        return None
+    import statsd
+    return statsd.StatsClient(settings["statsd_host"], settings["statsd_port"],
+                              prefix=settings["statsd_prefix"] + ".migrator")
 
 
 class MigratorService(Service):

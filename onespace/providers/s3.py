@@ -387,5 +387,13 @@ class S3Provider(Provider):
             entries = kept
         return Listing(entries, truncated)
 
+    def list_containers(self, marker="", limit=1000):
+        """One page of the account's bucket names after ``marker`` (entries
+        with ``name``); ListBuckets has no marker, so the page is cut here."""
+        with self._errors("list buckets"):
+            resp = self.client.list_buckets()
+        names = sorted(b["Name"] for b in resp.get("Buckets", []) if b["Name"] > marker)
+        return Listing([RemoteObject(name=n) for n in names[:limit]], len(names) > limit)
+
     def close(self):
         self.client.close()

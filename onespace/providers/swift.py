@@ -367,5 +367,11 @@ class SwiftProvider(Provider):
                    for row in rows]
         return Listing(entries, truncated=len(rows) >= limit)
 
+    def list_containers(self, marker="", limit=1000):
+        """One page of the account's container names after ``marker``."""
+        with self._connection("list containers") as conn:
+            _, rows = conn.get_account(marker=marker or None, limit=limit)
+        return Listing([RemoteObject(name=r["name"]) for r in rows], len(rows) >= limit)
+
     def close(self):
         self._pool.close()

@@ -12,7 +12,7 @@ import pytest
 from swift.common.utils import Timestamp
 
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY
-from tests.integration.conftest import Daemon, wait_for, write_config
+from tests.integration.conftest import Daemon, status_json, wait_for, write_config
 
 ODD_NAMES = [
     "plain.txt",
@@ -134,6 +134,15 @@ def test_s3_to_swift_copies_data_metadata_and_time(lab, tmp_path, unique, target
     migrate(config)
     assert last_scans(config)[0]["copied"] == 0
     assert last_scans(config)[0]["scanned"] == len(ODD_NAMES)
+    # onespace-status shows the migration's last scan, without the secret
+    rows = [r for r in status_json(config) if "migration" in r]
+    assert [(r["container"], r["state"], r["last_scan"]["scanned"]) for r in rows] == [
+        (container, "idle", len(ODD_NAMES))]
+    text = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import "
+                           "status_main; sys.exit(status_main())", "--config", config],
+                          capture_output=True, text=True, timeout=60)
+    assert "AUTH_test/" + container in text.stdout and "idle" in text.stdout, text.stderr
+    assert S3_SECRET_KEY not in text.stdout + text.stderr
 
 
 def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, unique):
@@ -359,3 +368,38 @@ def test_source_container_gone(lab, tmp_path, unique):
         conn.head_container(only_migrated)
     assert getattr(e.value, "http_status", None) == 404
     assert local_names(conn, mixed) == ["obj \u00e9", "written locally"]
+
+
+def _admin_conn(lab, account):
+    """A reseller admin's connection to ``account`` (made on first write)."""
+    import swiftclient
+    admin = lab.swift_connection("admin")
+    url, token = admin.get_auth()
+    return swiftclient.Connection(preauthurl=url.rsplit("/", 1)[0] + "/" + account,
+                                  preauthtoken=token, retries=1)
+
+
+def test_all_containers_of_a_swift_account(lab, tmp_path, unique):
+    """``aws_bucket: "/*"``: every container of the source account (here a
+    fresh one read through ``remote_account``) into a fresh local account;
+    a source container removed later takes its local copy with it."""
+    src_account, dst_account = "AUTH_msrc" + unique, "AUTH_mdst" + unique
+    source = _admin_conn(lab, src_account)
+    containers = ["c \u00e9 %d" % i for i in range(5)]
+    for c in containers:
+        source.put_container(c)
+        source.put_object(c, "o", c.encode())
+    identity, secret = lab.credentials("admin")
+    config = migrator_config(lab, tmp_path / "m.json", [{
+        "account": dst_account, "aws_bucket": "/*", "protocol": "swift",
+        "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
+        "remote_account": src_account}], migrator_settings={"items_chunk": 2})
+    migrate(config)
+    local = _admin_conn(lab, dst_account)
+    assert sorted(c["name"] for c in local.get_account()[1]) == containers
+    for c in containers:
+        assert local.get_object(c, "o")[1] == c.encode()
+    source.delete_object(containers[0], "o")
+    source.delete_container(containers[0])
+    migrate(config)
+    assert sorted(c["name"] for c in local.get_account()[1]) == containers[1:]
