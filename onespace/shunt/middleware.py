@@ -271,9 +271,10 @@ class CloudShunt:
     # ---- containers ------------------------------------------------------
     def container_listing(self, env, start_response, route):
         req = Request(env)
-        params = req.params
+        params = req.params  # WSGI strings (latin-1 of the UTF-8 bytes)
         try:
-            limit, marker, end_marker, prefix, delimiter, reverse = listing_params(params)
+            limit, marker, end_marker, prefix, delimiter, reverse = listing_params(
+                {k: wsgi_to_str(v) for k, v in params.items()})
         except ValueError:
             return self.app(env, start_response)
         if params.get("format", "json").lower() != "json":

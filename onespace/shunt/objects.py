@@ -46,14 +46,17 @@ def swift_etag(obj, manifest=None):
     * SLO: computed from its stored manifest, as Swift's SLO middleware
       does; without the manifest, ``swift-slo-etag`` as stored.
     * plain object uploaded to S3 in parts: ``swift-source-etag``.
+    * a Swift remote's SLO: its own ETag (made of the same segments).
     * otherwise the remote ETag (S3's MD5 of a single-part object, or
-      Swift's own ETag, SLOs included).
+      Swift's own ETag).
     """
     if manifest is not None:
         try:
             return large.slo_etag(manifest)
         except large.LargeObjectError:
             pass
+    if str(obj.headers.get(hdrs.SLO_HEADER_KEY)).lower() == "true":
+        return obj.etag  # a Swift remote's SLO: the same segments, the same ETag
     for key in (hdrs.SLO_ETAG_KEY, hdrs.SOURCE_ETAG_KEY):
         if obj.internal.get(key):
             return obj.internal[key].strip('"').lower()
