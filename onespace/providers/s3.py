@@ -356,12 +356,14 @@ class S3Provider(Provider):
     def delete(self, key):
         """HEAD, then DELETE if present: S3 answers 204 to a DELETE of a
         missing key, so the HEAD is the only way to tell (one extra cheap
-        request; nothing is sent when the key is absent)."""
-        if self.head(key) is None:
+        request; nothing is sent when the key is absent).  Returns what was
+        deleted (a RemoteObject) or False."""
+        found = self.head(key)
+        if found is None:
             return False
         with self._errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        return True
+        return found
 
     def list(self, prefix="", marker="", delimiter=None, limit=1000, end_marker=None):
         """ListObjectsV2 with ``StartAfter=marker``; S3 has no end marker,

@@ -443,6 +443,15 @@ def _truthy(value):
     return str(value or "").lower() in ("1", "true", "yes", "on")
 
 
+def stored_as_large(remote):
+    """Was this S3 object stored as an SLO (so a manifest may sit beside it)?
+    ``swift-slo-etag`` says so; objects 1space wrote may only carry
+    ``x-static-large-object`` or a multipart ETag."""
+    return (hdrs.SLO_ETAG_KEY in remote.internal
+            or _truthy(remote.internal.get(hdrs.SLO_HEADER_KEY))
+            or "-" in (remote.etag or ""))
+
+
 def remote_matches(source, remote, protocol, convert_dlo=False):
     """Does ``remote`` hold the data of ``source`` (metadata aside)?"""
     if remote.size is not None and remote.size != source.size:

@@ -328,7 +328,7 @@ class LargeObjects:
         body = large.s3_manifest_body(job.source, self.convert_dlo)
         if body is None:
             return
-        mkey = self._manifest_key(job.row.name)
+        mkey = self.manifest_key(job.row.name)
         stored = self.provider.head(mkey)
         job.requests += 1
         if stored is None or stored.etag != hashlib.md5(body).hexdigest():
@@ -375,12 +375,12 @@ class LargeObjects:
                  job.source.size, how)
         return nbytes
 
-    def _manifest_key(self, name):
+    def manifest_key(self, name):
         return naming.s3_manifest_key(self.account, self.container, name,
                                       self.mapping.get("custom_prefix"))
 
     def _put_s3_manifest(self, job, body):
-        self.provider.put(self._manifest_key(job.row.name), body, len(body),
+        self.provider.put(self.manifest_key(job.row.name), body, len(body),
                           hashlib.md5(body).hexdigest(), content_type="application/json")
         job.requests += 1
 

@@ -14,7 +14,7 @@ from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
 from onespace.sync.expiry import delete_at_headers, remote_delete_at
-from onespace.sync.large import S3_MAX_PART, LargeObjectError
+from onespace.sync.large import S3_MAX_PART, LargeObjectError, stored_as_large
 
 LOG = logging.getLogger("onespace.sync")
 
@@ -145,8 +145,11 @@ class ContainerSyncer:
             if first.action is Action.DELETE_REMOTE:
                 if remote_hint is None:  # a listing showed it absent already
                     return Outcome(DONE, Action.NOTHING, "already absent")
-                self.provider.delete(key)
+                deleted = self.provider.delete(key)
                 self.tick()
+                if self.is_s3 and deleted and stored_as_large(deleted):
+                    # the SLO manifest kept beside it is onespace's own: it goes too
+                    self.provider.delete(self.large.manifest_key(row.name))
                 return Outcome(DONE, Action.DELETE_REMOTE, first.reason, remote_requests=1)
             return Outcome(SKIPPED if first.action is Action.SKIP else DONE,
                            first.action, first.reason)

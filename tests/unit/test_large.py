@@ -354,3 +354,14 @@ ONESPACE_1_ETAG = large.mpu_etag([md5(b"0"), md5(b"1")])
 ])
 def test_decide_large(loc, source, rem, m, expected):
     assert large.decide_large(loc, source, rem, m).action == expected
+
+
+@pytest.mark.parametrize("remote, expected", [
+    (RemoteObject("k", etag="abc", internal={"swift-slo-etag": "def"}), True),
+    (RemoteObject("k", etag="abc", internal={"x-static-large-object": "True"}), True),
+    (RemoteObject("k", etag="0123456789abcdef0123456789abcdef-3"), True),  # 1space multipart
+    (RemoteObject("k", etag="0123456789abcdef0123456789abcdef"), False),
+    (RemoteObject("k", etag=None), False),
+])
+def test_stored_as_large(remote, expected):
+    assert large.stored_as_large(remote) is expected
