@@ -108,10 +108,3 @@ class RemoteNames:
             return None
         return name
 
-
-def in_range(name, marker, end_marker, reverse):
-    """Whether ``name`` belongs after ``marker`` and before ``end_marker``
-    (both exclusive, swapped roles with ``reverse`` as in Swift)."""
-    if reverse:
-        return (not marker or name < marker) and (not end_marker or name > end_marker)
-    return (not marker or name > marker) and (not end_marker or name < end_marker)

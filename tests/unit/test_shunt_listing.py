@@ -1,0 +1,108 @@
+"""The shunt's listing splice: pure merging, parameters and remote names."""
+
+import itertools
+import random
+
+import pytest
+
+from onespace.providers.base import RemoteObject
+from onespace.shunt.listing import (MAX_LIMIT, RemoteNames, entry_name, listing_params,
+                                    remote_entry, splice, swift_time)
+
+
+def objs(*names):
+    return [{"subdir": n} if n.endswith("/") else {"name": n} for n in names]
+
+
+def names(entries):
+    return [entry_name(e) for e in entries]
+
+
+def test_splice_interleaves_and_local_wins():
+    local = [{"name": "a", "src": "local"}, {"name": "c", "src": "local"}]
+    remote = [{"name": "b"}, {"name": "c", "src": "remote"}, {"name": "d"}]
+    out = splice(local, remote, 10)
+    assert names(out) == ["a", "b", "c", "d"]
+    assert out[2]["src"] == "local"
+
+
+def test_splice_cuts_at_limit_and_handles_empty_sides():
+    assert names(splice(objs("a", "c"), objs("b", "d"), 3)) == ["a", "b", "c"]
+    assert names(splice([], objs("b", "d"), 1)) == ["b"]
+    assert names(splice(objs("a"), [], 5)) == ["a"]
+    assert splice(objs("a"), objs("b"), 0) == []
+
+
+def test_splice_merges_subdirs_once():
+    out = splice(objs("a/", "b"), objs("a/", "a0", "c/"), 10)
+    assert names(out) == ["a/", "a0", "b", "c/"]
+
+
+def test_splice_reverse_order():
+    out = splice(objs("d", "b"), objs("c", "b", "a"), 10, reverse=True)
+    assert names(out) == ["d", "c", "b", "a"]
+
+
+def test_splice_orders_by_code_point_like_utf8_bytes():
+    local, remote = objs("a", "\U0001F600"), objs("z", "\uffff")
+    out = names(splice(local, remote, 10))
+    assert out == sorted(out, key=lambda n: n.encode("utf-8"))
+
+
+def page(local, remote, limit, marker, reverse=False):
+    """What the middleware does for one page: each side's first ``limit``."""
+    def side(names_):
+        ordered = sorted(names_, reverse=reverse)
+        kept = [n for n in ordered if not marker or (n < marker if reverse else n > marker)]
+        return objs(*kept[:limit])
+    return names(splice(side(local), side(remote), limit, reverse))
+
+
+@pytest.mark.parametrize("limit, reverse", list(itertools.product((1, 2, 3, 7, 100), (False, True))))
+def test_paging_lists_every_name_exactly_once(limit, reverse):
+    rnd = random.Random(limit)
+    universe = ["n%03d" % i for i in range(60)]
+    local = set(rnd.sample(universe, 30))
+    remote = set(rnd.sample(universe, 30))
+    seen, marker = [], ""
+    for _ in range(200):
+        got = page(local, remote, limit, marker, reverse)
+        if not got:
+            break
+        seen += got
+        marker = got[-1]
+    assert seen == sorted(local | remote, reverse=reverse)
+
+
+def test_listing_params_defaults_and_values():
+    assert listing_params({}) == (MAX_LIMIT, "", "", "", "", False)
+    assert listing_params({"limit": "5", "marker": "m", "end_marker": "z", "prefix": "p",
+                           "delimiter": "/", "reverse": "on"}) == (5, "m", "z", "p", "/", True)
+    assert listing_params({"reverse": "false"})[5] is False
+
+
+@pytest.mark.parametrize("limit", ["-1", "10001", "x"])
+def test_listing_params_refuses_what_swift_refuses(limit):
+    with pytest.raises(ValueError):
+        listing_params({"limit": limit})
+
+
+def test_remote_names_map_keys_and_hide_manifests():
+    names_ = RemoteNames("abc/AUTH_a/c/")
+    assert names_.key("x y") == "abc/AUTH_a/c/x y"
+    assert names_.name("abc/AUTH_a/c/x y") == "x y"
+    assert names_.name("other/x") is None
+    assert names_.name("abc/AUTH_a/c/") is None
+    custom = RemoteNames("", hidden=".manifests/")
+    assert custom.name(".manifests/0a.swift_slo_manifest") is None
+    assert custom.name(".manifests/") is None
+    assert custom.name("photo") == "photo"
+
+
+def test_remote_entry_shape():
+    obj = RemoteObject(name="k", etag="abc", size=3, last_modified=1700000000.5)
+    assert remote_entry(obj, "n", "http://s3/b") == {
+        "name": "n", "hash": "abc", "bytes": 3, "content_type": "application/octet-stream",
+        "last_modified": "2023-11-14T22:13:20.500000", "content_location": "http://s3/b"}
+    assert remote_entry(RemoteObject(name="p/", is_prefix=True), "d/", "x") == {"subdir": "d/"}
+    assert swift_time(None) is None
