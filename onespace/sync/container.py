@@ -31,15 +31,22 @@ def ensure_lifecycle_rule(mapping, account, container, provider):
         return False
     per_account = mapping.is_per_account if hasattr(mapping, "is_per_account") else False
     identity = getattr(mapping, "identity", "") or ""
-    rule = expiry.lifecycle_rule(
+    custom_prefix = mapping.get("custom_prefix")
+    ours = expiry.lifecycle_rules(
         expiry.lifecycle_rule_id(identity, container if per_account else None),
-        naming.s3_listing_prefix(account, container, mapping.get("custom_prefix")), after)
+        naming.s3_listing_prefix(account, container, custom_prefix),
+        naming.s3_manifest_prefix(account, container, custom_prefix), after)
     try:
-        rules, changed = expiry.merge_lifecycle_rule(provider.lifecycle_rules(), rule)
+        rules, changed = provider.lifecycle_rules(), []
+        for rule in ours:
+            rules, did_change = expiry.merge_lifecycle_rule(rules, rule)
+            if did_change:
+                changed.append(rule)
         if changed:
             provider.put_lifecycle_rules(rules)
-            LOG.info("%s: lifecycle rule %s expires %s* after %d day(s)", _label(mapping),
-                     rule["ID"], rule["Filter"]["Prefix"], rule["Expiration"]["Days"])
+            for rule in changed:
+                LOG.info("%s: lifecycle rule %s expires %s* after %d day(s)", _label(mapping),
+                         rule["ID"], rule["Filter"]["Prefix"], rule["Expiration"]["Days"])
     except ProviderError as e:
         if e.retriable:
             raise

@@ -92,6 +92,16 @@ def lifecycle_rule(rule_id, prefix, delete_after):
             "Expiration": {"Days": max(1, math.ceil(delete_after / DAY))}}
 
 
+def lifecycle_rules(rule_id, prefix, manifest_prefix, delete_after):
+    """onespace's rules for one container: its keys, and its SLO manifests
+    when they live outside ``prefix`` (default naming: ``<hash>/.manifests/``),
+    so a manifest never outlives the object it describes."""
+    rules = [lifecycle_rule(rule_id, prefix, delete_after)]
+    if not manifest_prefix.startswith(prefix):
+        rules.append(lifecycle_rule(rule_id + "-manifests", manifest_prefix, delete_after))
+    return rules
+
+
 def merge_lifecycle_rule(existing, rule):
     """The bucket's rules with ``rule`` added or replaced by ID, and whether
     anything changed.  Every other rule (the operator's, other mappings')

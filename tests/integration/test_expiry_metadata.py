@@ -105,15 +105,17 @@ def test_lifecycle_rule_merged_on_seaweedfs(lab, tmp_path, unique):
     rules = view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]
     assert THEIRS in rules  # not clobbered
     ours = [r for r in rules if r["ID"].startswith("onespace-")]
-    assert len(ours) == 1, rules
-    assert ours[0]["Filter"] == {"Prefix": naming.s3_listing_prefix("AUTH_test", container)}
-    assert ours[0]["Expiration"] == {"Days": 2}
-    assert ours[0]["Status"] == "Enabled"
-    assert "".join(outs).count("lifecycle rule onespace-") == 1  # one node put it
+    assert len(ours) == 2, rules  # the objects, and the SLO manifests kept beside them
+    assert [r["Filter"] for r in ours] == [
+        {"Prefix": naming.s3_listing_prefix("AUTH_test", container)},
+        {"Prefix": naming.s3_manifest_prefix("AUTH_test", container)}]
+    for rule in ours:
+        assert rule["Expiration"] == {"Days": 2} and rule["Status"] == "Enabled"
+    assert "".join(outs).count("lifecycle rule onespace-") == 2  # one node put them
     assert view.get("o")[0] == b"x"
     # a second pass changes nothing
     assert "lifecycle rule" not in "".join(sync_all_nodes(configs))
-    assert len(view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]) == 2
+    assert len(view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]) == 3
 
 
 def test_lifecycle_unsupported_on_s3api_is_one_clear_warning(lab, tmp_path, unique):

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from onespace import naming
 from onespace.cluster import LocalObject
 from onespace.providers.base import ProviderError, RemoteObject
 from onespace.sync import expiry
@@ -168,9 +169,13 @@ def test_ensure_lifecycle_rule_keeps_other_rules_and_is_idempotent():
     fake = FakeS3([THEIRS])
     assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
     assert fake.rules[0] == THEIRS
-    ours = fake.rules[1]
+    ours, manifests = fake.rules[1:]
     assert ours["ID"] == "onespace-" + "f" * 16
     assert ours["Filter"]["Prefix"].endswith("/AUTH_a/c/")
+    # the SLO manifests, outside that prefix, expire with their objects
+    assert manifests["ID"] == ours["ID"] + "-manifests"
+    assert manifests["Filter"]["Prefix"] == naming.s3_manifest_prefix("AUTH_a", "c")
+    assert manifests["Expiration"] == ours["Expiration"]
     assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
     assert fake.puts == 1  # already in place: no second PUT
 
@@ -178,7 +183,8 @@ def test_ensure_lifecycle_rule_keeps_other_rules_and_is_idempotent():
 def test_ensure_lifecycle_rule_custom_prefix():
     fake = FakeS3()
     ensure_lifecycle_rule(s3_mapping(custom_prefix="my/pre"), "AUTH_a", "c", fake)
-    assert fake.rules[0]["Filter"] == {"Prefix": "my/pre/"}
+    # the manifests (my/pre/.manifests/) lie inside the prefix: one rule covers both
+    assert [r["Filter"] for r in fake.rules] == [{"Prefix": "my/pre/"}]
 
 
 def test_ensure_lifecycle_rule_off_or_swift():
