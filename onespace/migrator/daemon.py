@@ -43,6 +43,28 @@ LOG = logging.getLogger("onespace.migrator")
 KEPT_HEADERS = ("content-disposition", "content-encoding", "content-language")
 
 
+SLO_CLIENT_CONF = """\
+[DEFAULT]
+swift_dir = %(swift_dir)s
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging slo proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+"""
+
+
 class MigrationError(Exception):
     """A migration cannot go on as configured (e.g. an invalid storage policy)."""
 
@@ -91,6 +113,35 @@ class _Reader:
         return out
 
 
+class _Limited:
+    """The next ``length`` bytes of a _Reader, with their own MD5."""
+
+    def __init__(self, reader, length):
+        self._reader = reader
+        self._left = length
+        self.count = 0
+        self.md5 = hashlib.md5()
+
+    def read(self, n=-1):
+        if self._left <= 0:
+            return b""
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        data = self._reader.read(n)
+        self._left -= len(data)
+        self.count += len(data)
+        self.md5.update(data)
+        return data
+
+
+class _BytesReader:
+    def __init__(self, data):
+        import io
+        self._f = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._f.read(n)
+
+
 class Job:
     """One (migration, source bucket, local container) scan."""
 
@@ -122,6 +173,8 @@ class MigratorDaemon:
         self.cluster.ring = Ring(self.settings["swift_dir"], ring_name=self.ms["ring_name"])
         # one try for writes: a streamed body cannot be sent twice
         self.writer = InternalClient(self.cluster._ic_conf, "onespace-migrator", 1)
+        # SLO manifests need the slo middleware, which internal clients lack
+        self.slo_writer = InternalClient(self._slo_conf(status_dir), "onespace-migrator", 1)
         self.progress = MigratorProgress(self.ms["status_file"])
         self.progress.forget_other_migrations([m.identity for m in config.migrations])
         self.pool = eventlet.GreenPool(self.ms["workers"])
@@ -133,6 +186,14 @@ class MigratorDaemon:
         self.statsd = _statsd_client(self.settings)
         self.stopping = False
         self.clock = time.time
+
+    def _slo_conf(self, directory):
+        import os
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, "internal-client-slo.conf")
+        with open(path, "w") as f:
+            f.write(SLO_CLIENT_CONF % {"swift_dir": self.settings["swift_dir"]})
+        return path
 
     # ---- service worker interface ----------------------------------------
     @property
@@ -276,10 +337,12 @@ class MigratorDaemon:
             if self.stopping:
                 break
             work = []
+            counts = new_stats()
             for name, src, dst in batch:
-                item = self._triage(job, state, name, src, dst, verify)
+                item = self._triage(job, counts, state, name, src, dst, verify)
                 if item is not None:
                     work.append(item)
+            self._count(counts, state["current"], stats)
             for outcome in self.pool.imap(lambda w: self._act(job, *w), work):
                 self._count(outcome, state["current"], stats)
             if self.stopping and work:
@@ -319,9 +382,8 @@ class MigratorDaemon:
             return []
         return [LocalEntry(row) for row in json.loads(body)]
 
-    def _triage(self, job, state, name, src, dst, verify):
+    def _triage(self, job, cur, state, name, src, dst, verify):
         """(action kind, source, local entry) needing I/O, or None; counts the rest."""
-        cur = state["current"]
         if src is not None:
             cur["scanned"] += 1
             source = d.Source.from_remote(src)
@@ -352,7 +414,11 @@ class MigratorDaemon:
                 local = self._head_local(job, source.name) if dst is not None else None
                 decision = d.decide(source, local)
                 if decision.action == d.Action.COPY:
-                    return self._copy(job, source)
+                    result = self._copy(job, source)
+                    if (result.get("copied") and local is not None and local.is_slo
+                            and local.migrated_unmodified):
+                        self._delete_segments(job, source.name, local.migrated_ts)
+                    return result
                 if decision.action == d.Action.KEEP_LOCAL:
                     return {"kept_local": 1}
                 return {}
@@ -390,11 +456,7 @@ class MigratorDaemon:
             if not d.selected(job.migration, select):
                 return {"skipped": 1}
             when = self._source_time(job.provider, obj, source)
-            if obj.size is not None and obj.size > constraints.MAX_FILE_SIZE:
-                return self._fail(job, source.name, "larger than the local max_file_size (%d)"
-                                  % constraints.MAX_FILE_SIZE)
-            headers = {"Content-Length": str(obj.size),
-                       "X-Timestamp": when.internal}
+            headers = {"X-Timestamp": when.internal}
             if obj.content_type:
                 headers["Content-Type"] = str_to_wsgi(obj.content_type)
             for name in KEPT_HEADERS:
@@ -407,6 +469,10 @@ class MigratorDaemon:
             if d._plain_md5(etag) and not large:
                 headers["ETag"] = etag
             headers.update(d.migrated_headers(when, source.etag or etag, job.mid))
+            if obj.size is not None and obj.size > constraints.MAX_FILE_SIZE:
+                headers.pop("ETag", None)
+                return self._copy_as_slo(job, source.name, obj.size, body, headers, when)
+            headers["Content-Length"] = str(obj.size)
             reader = _Reader(body, self.tick)
             path = self.writer.make_path(job.account, job.container, source.name)
             resp = self.writer.make_request("PUT", path, headers, (2, 409), body_file=reader)
@@ -419,6 +485,68 @@ class MigratorDaemon:
             return {"copied": 1, "bytes": reader.count}
         finally:
             body.close()
+
+    def _copy_as_slo(self, job, name, size, body, headers, when):
+        """An object above the local max_file_size: segments of that size in
+        ``<container>_segments``, then an SLO manifest carrying the source's
+        time, metadata and the migrated marks.  Any failure removes the
+        segments already written."""
+        seg_container = d.segments_container(job.container)
+        self._ensure_container(job, seg_container)
+        prefix = d.segment_prefix(name, when)
+        reader = _Reader(body, self.tick)
+        done = []
+        try:
+            manifest = []
+            for index, length in d.segment_plan(size, constraints.MAX_FILE_SIZE):
+                seg_name = prefix + "%08d" % index
+                part = _Limited(reader, length)
+                path = self.writer.make_path(job.account, seg_container, seg_name)
+                resp = self.writer.make_request("PUT", path, {"Content-Length": str(length)},
+                                                (2,), body_file=part)
+                close_if_possible(resp.app_iter)
+                done.append(seg_name)
+                etag = resp.headers.get("Etag", "").strip('"')
+                if part.count != length or etag != part.md5.hexdigest():
+                    raise MigrationError("segment %d of %r: short read or checksum mismatch"
+                                         % (index, name))
+                manifest.append({"path": "/%s/%s" % (seg_container, seg_name),
+                                 "etag": etag, "size_bytes": length})
+            data = json.dumps(manifest).encode("utf-8")
+            headers["Content-Length"] = str(len(data))
+            path = self.slo_writer.make_path(job.account, job.container, name)
+            resp = self.slo_writer.make_request(
+                "PUT", path + "?multipart-manifest=put", headers, (2, 409),
+                body_file=_BytesReader(data))
+            body_text = b"".join(resp.app_iter)
+            if resp.status_int == 409:
+                self._remove_segments(job.account, seg_container, done)
+                return {"kept_local": 1}
+        except BaseException as e:
+            self._remove_segments(job.account, seg_container, done)
+            if isinstance(e, (MigrationError, UnexpectedResponse)):
+                return self._fail(job, name, "large object copy failed: %s" % e)
+            raise
+        del body_text
+        return {"copied": 1, "bytes": reader.count}
+
+    def _remove_segments(self, account, seg_container, names):
+        for seg in names:
+            try:
+                path = self.writer.make_path(account, seg_container, seg)
+                resp = self.writer.make_request("DELETE", path, {}, (2, 404))
+                close_if_possible(resp.app_iter)
+            except Exception:  # noqa: BLE001 - best effort; logged
+                LOG.warning("could not remove segment %s/%s", seg_container, seg)
+
+    def _delete_segments(self, job, name, migrated_ts):
+        """Remove the segments of a migrated SLO version (after it was replaced or deleted)."""
+        seg_container = d.segments_container(job.container)
+        prefix = d.segment_prefix(name, migrated_ts)
+        names = [e.name for e in paged(
+            lambda m: self._list_local(job.account, seg_container, prefix, m), prefix,
+            max_pages=10000)]
+        self._remove_segments(job.account, seg_container, names)
 
     def _fail(self, job, name, reason):
         LOG.error("%s: %s/%s: %s", job.migration.label, job.container, name, reason)
@@ -456,11 +584,16 @@ class MigratorDaemon:
         close_if_possible(resp.app_iter)
         if resp.status_int == 409:
             return {"kept_local": 1}
-        return {"deleted": 1} if resp.status_int // 100 == 2 else {}
+        if resp.status_int // 100 != 2:
+            return {}
+        if local.is_slo:
+            self._delete_segments(job, name, local.migrated_ts)
+        return {"deleted": 1}
 
     # ---- containers -------------------------------------------------------
-    def _ensure_container(self, job):
-        path = self.cluster.client.make_path(job.account, job.container)
+    def _ensure_container(self, job, container=None):
+        container = container or job.container
+        path = self.cluster.client.make_path(job.account, container)
         resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
         close_if_possible(resp.app_iter)
         if resp.status_int != 404:
@@ -474,7 +607,7 @@ class MigratorDaemon:
         if resp.status_int == 400:
             raise MigrationError("%s: cannot create %s/%s: storage_policy %r refused by the "
                                  "local cluster (%s)" % (
-                                     job.migration.label, job.account, job.container, policy,
+                                     job.migration.label, job.account, container, policy,
                                      body.decode("utf-8", "replace").strip()[:200]))
 
     def _source_container_gone(self, job, state, stats):

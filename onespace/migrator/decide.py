@@ -77,12 +77,14 @@ class LocalState:
     migrated_ts: Timestamp = None  # sysmeta: what the migrator wrote
     migrated_etag: str = None
     migration: str = None
+    is_slo: bool = False
 
     @classmethod
     def from_headers(cls, headers):
         h = {k.lower(): v for k, v in headers.items()}
         return cls((h.get("etag") or "").strip('"').lower(), ts(h.get("x-timestamp")),
-                   ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION))
+                   ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION),
+                   h.get("x-static-large-object", "").lower() in ("1", "true", "yes"))
 
     @property
     def migrated_unmodified(self):
@@ -210,3 +212,23 @@ def others_entry_due(source, previous_scan_start):
     this node's previous complete scan began."""
     return (source.timestamp is not None and previous_scan_start is not None
             and float(source.timestamp) < previous_scan_start)
+
+
+def segment_plan(size, segment_size):
+    """``[(index, length)]`` of the segments of a ``size``-byte object copied
+    as an SLO (every segment ``segment_size`` bytes but the last)."""
+    if size <= 0 or segment_size <= 0:
+        raise ValueError("size and segment size must be positive")
+    count = -(-size // segment_size)
+    return [(i, min(segment_size, size - i * segment_size)) for i in range(count)]
+
+
+def segments_container(container):
+    """Where the segments of an object migrated as an SLO go (swiftclient's convention)."""
+    return container + "_segments"
+
+
+def segment_prefix(name, migrated_ts):
+    """Segments of one migrated version: ``<object>/<X-Timestamp>/``, so an
+    older version's segments can be found and removed after a new copy."""
+    return "%s/%s/" % (name, Timestamp(migrated_ts).internal)

@@ -403,3 +403,55 @@ def test_all_containers_of_a_swift_account(lab, tmp_path, unique):
     source.delete_container(containers[0])
     migrate(config)
     assert sorted(c["name"] for c in local.get_account()[1]) == containers[1:]
+
+
+def test_objects_above_max_file_size_become_slos(lab, tmp_path, unique):
+    """The local limit is lowered to 1 MiB in a copy of the lab's swift_dir
+    (the migrator reads max_file_size from its own swift_dir), so a 2.5 MiB
+    object and a 6 MiB multipart upload are stored as SLOs; deleting them at
+    the source removes manifest and segments, and a failed copy leaves no
+    segment behind."""
+    import shutil
+    etc = str(tmp_path / "etc")
+    shutil.copytree(lab.etc, etc)
+    with open(os.path.join(etc, "swift.conf"), "a") as f:
+        f.write("\n[swift-constraints]\nmax_file_size = 1048576\n")
+    s3 = lab.s3_client()
+    bucket, container = "mig-big-" + unique, "big-" + unique
+    s3.create_bucket(Bucket=bucket)
+    big = os.urandom(2 * 1048576 + 524288)
+    s3.put_object(Bucket=bucket, Key="big \u00e9", Body=big, ContentType="x/big",
+                  Metadata={"k": "v"})
+    parts = [os.urandom(5 * 1048576), os.urandom(1048576)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="multi")
+    etags = [s3.upload_part(Bucket=bucket, Key="multi", UploadId=upload["UploadId"],
+                            PartNumber=i + 1, Body=p)["ETag"] for i, p in enumerate(parts)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="multi", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e}
+                                                            for i, e in enumerate(etags)]})
+    s3.put_object(Bucket=bucket, Key="small", Body=b"small")
+    times = s3_times(s3, bucket)
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container=container)], swift_dir=etc)
+    conf = json.load(open(config))
+    conf.pop("internal_client_conf_path")
+    write_config(config, conf)
+    migrate(config)
+    conn = lab.swift_connection("test")
+    headers, body = conn.get_object(container, "big \u00e9")
+    assert body == big and headers["x-static-large-object"] == "True"
+    assert headers["content-type"] == "x/big" and headers["x-object-meta-k"] == "v"
+    assert Timestamp(headers["x-timestamp"]) == Timestamp(times["big \u00e9"])
+    headers, body = conn.get_object(container, "multi")
+    assert body == b"".join(parts) and headers["x-static-large-object"] == "True"
+    assert conn.get_object(container, "small")[1] == b"small"
+    segs = local_names(conn, container + "_segments")
+    assert len(segs) == 3 + 6 and all(s.startswith(("big \u00e9/", "multi/")) for s in segs)
+    migrate(config)
+    assert last_scans(config)[0]["copied"] == 0
+    # source deletes: manifest and segments go
+    s3.delete_object(Bucket=bucket, Key="big \u00e9")
+    s3.delete_object(Bucket=bucket, Key="multi")
+    migrate(config)
+    assert local_names(conn, container) == ["small"]
+    assert local_names(conn, container + "_segments") == []

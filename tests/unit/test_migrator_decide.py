@@ -138,3 +138,19 @@ def test_owner_spreads_names_over_replicas():
     owners = {d.owner("obj-%d" % i, 3) for i in range(50)}
     assert owners == {0, 1, 2}
     assert d.owner("\U0001F600 x", 3) == d.owner("\U0001F600 x", 3)
+
+
+@pytest.mark.parametrize("size, seg, plan", [
+    (10, 4, [(0, 4), (1, 4), (2, 2)]),
+    (8, 4, [(0, 4), (1, 4)]),
+    (3, 4, [(0, 3)]),
+])
+def test_segment_plan(size, seg, plan):
+    assert d.segment_plan(size, seg) == plan
+
+
+def test_segment_names():
+    assert d.segments_container("c \u00e9") == "c \u00e9_segments"
+    assert d.segment_prefix("a/b", Timestamp(1.5)) == "a/b/0000000001.50000/"
+    with pytest.raises(ValueError):
+        d.segment_plan(0, 4)
