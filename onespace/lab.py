@@ -68,7 +68,7 @@ class Lab:
     """A lab rooted at ``state_dir``; see the module docstring."""
 
     def __init__(self, state_dir, base_port=28000, max_file_size=None,
-                 proxy_filters=None, shunt=True):
+                 proxy_filters=None, shunt=True, shunt_reload_interval=0):
         self.state = os.path.abspath(state_dir)
         self.base = base_port
         self.max_file_size = max_file_size
@@ -80,8 +80,8 @@ class Lab:
         self.proxy_filters = {}
         if shunt:
             self.proxy_filters["cloud-shunt"] = (
-                "use = egg:onespace#cloud-shunt\nconf_file = %s\nreload_interval = 0"
-                % self.shunt_conf)
+                "use = egg:onespace#cloud-shunt\nconf_file = %s\nreload_interval = %s"
+                % (self.shunt_conf, shunt_reload_interval))
         self.proxy_filters.update(proxy_filters or {})
         self.logs = os.path.join(self.state, "logs")
         self.pids = os.path.join(self.state, "pids")
@@ -440,6 +440,20 @@ class Lab:
                 self._wait_port(name, self.memcached_port, deadline)
         self._wait_auth(deadline)
         return self
+
+    def start_proxy_without(self, filter_name="cloud-shunt", port_offset=8, timeout=60):
+        """A second proxy (``proxy-plain``, on base + ``port_offset``) with the
+        same pipeline minus ``filter_name``: benchmarks compare the two."""
+        with open(os.path.join(self.etc, "proxy-server.conf")) as f:
+            text = f.read()
+        port = self.base + port_offset
+        text = text.replace("bind_port = %d\n" % self.proxy_port, "bind_port = %d\n" % port, 1)
+        text = text.replace(" %s " % filter_name, " ", 1)
+        conf = self._write(os.path.join(self.etc, "proxy-plain.conf"), text)
+        self._spawn("proxy-plain", self._swift_server("proxy", conf))
+        self._wait_http("proxy-plain", "http://127.0.0.1:%d/healthcheck" % port,
+                        time.time() + timeout)
+        return "http://127.0.0.1:%d" % port
 
     def restart(self, name):
         """Start one stopped server again (tests stop SeaweedFS on purpose)."""

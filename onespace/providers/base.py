@@ -229,9 +229,10 @@ class Provider(ABC):
         """The object's RemoteObject, or None if it does not exist."""
 
     @abstractmethod
-    def get(self, key, byte_range=None):
-        """``(RemoteObject, Body)``, streamed; ``byte_range=(first, last)``
-        (inclusive) reads part of it.  Raises NotFound if absent."""
+    def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE):
+        """``(RemoteObject, Body)``, streamed in chunks of up to ``chunk_size``
+        bytes; ``byte_range=(first, last)`` (inclusive) reads part of it.
+        Raises NotFound if absent."""
 
     @abstractmethod
     def put(self, key, body, size, md5_hex, content_type=None, metadata=None,

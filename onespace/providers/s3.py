@@ -221,18 +221,19 @@ class S3Provider(Provider):
         except NotFound:
             return None
 
-    def get(self, key, byte_range=None):
+    def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE):
         params = {"Bucket": self.bucket, "Key": key}
         if byte_range:
             params["Range"] = "bytes=%d-%d" % tuple(byte_range)
         with self._errors("get", key):
             resp = self.client.get_object(**params)
         stream = resp["Body"]
-        return self._object(key, resp), Body(self._chunks(stream, key), stream.close)
+        return self._object(key, resp), Body(self._chunks(stream, key, chunk_size),
+                                             stream.close)
 
-    def _chunks(self, stream, key):
+    def _chunks(self, stream, key, chunk_size=CHUNK_SIZE):
         with self._errors("get", key):
-            yield from stream.iter_chunks(CHUNK_SIZE)
+            yield from stream.iter_chunks(chunk_size)
 
     def put(self, key, body, size, md5_hex, content_type=None, metadata=None,
             internal=None, headers=None):

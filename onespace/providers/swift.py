@@ -273,14 +273,14 @@ class SwiftProvider(Provider):
         except NotFound:
             return None
 
-    def get(self, key, byte_range=None):
+    def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE):
         """Streams with ``resp_chunk_size``; the connection stays out of the
         pool until the body is closed or read to the end."""
         headers = {"Range": "bytes=%d-%d" % tuple(byte_range)} if byte_range else {}
         with self._errors("get", key):
             conn = self._pool.acquire()
             try:
-                _, body = conn.get_object(self.bucket, key, resp_chunk_size=CHUNK_SIZE,
+                _, body = conn.get_object(self.bucket, key, resp_chunk_size=chunk_size,
                                           headers=headers)
             except BaseException:
                 self._pool.release(conn)

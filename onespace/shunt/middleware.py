@@ -45,6 +45,7 @@ MAX_FORWARD_PAGES = 50        # remote pages one spliced page may read (hidden k
 MAX_REVERSE_PAGES = 100       # reverse listings read the remote range forward
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 LISTING_WARNING = "X-Onespace-Remote-Listing"
+STREAM_CHUNK = 1024 * 1024    # remote bytes per chunk handed to the client
 
 
 class RemoteIter:
@@ -63,7 +64,7 @@ class RemoteIter:
         restore, complete = None, False
         try:
             if body is None:
-                _, body = self.route.provider.get(self.key)
+                _, body = self.route.provider.get(self.key, chunk_size=STREAM_CHUNK)
             if make_restore is not None:
                 restore = make_restore()
             for chunk in body:
@@ -90,7 +91,7 @@ class RemoteIter:
         return self._range(start, stop)
 
     def _range(self, start, stop):
-        _, body = self.route.provider.get(self.key, (start, stop - 1))
+        _, body = self.route.provider.get(self.key, (start, stop - 1), chunk_size=STREAM_CHUNK)
         try:
             yield from body
         finally:
@@ -214,7 +215,7 @@ class CloudShunt:
                 if remote is None:
                     return HTTPNotFound(request=req)
             else:
-                remote, body = provider.get(key)
+                remote, body = provider.get(key, chunk_size=STREAM_CHUNK)
         except NotFound:
             return HTTPNotFound(request=req)
         except ProviderError as e:
