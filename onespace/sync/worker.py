@@ -237,7 +237,20 @@ class ContainerSyncer:
         return self._archive(row, local, action, nbytes, requests + 1)
 
     def _archive(self, row, local, action, nbytes, requests):
-        """Delete the local copy that was verified remotely, and only that version."""
+        """Delete the local copy that was verified remotely, and only that version.
+
+        The DELETE's timestamp makes the object servers refuse (409) to
+        remove a newer *write*; they compare it with the data's timestamp
+        only, so a newer *POST* would be lost with the object.  The local
+        metadata timestamp is therefore checked just before (a POST in the
+        milliseconds between that HEAD and the DELETE is the window left).
+        """
+        current = self.cluster.head_object(self.account, self.container, row.name)
+        if current is None or current.timestamp != local.timestamp:
+            LOG.info("not archiving %s/%s/%s: changed locally since it was copied",
+                     self.account, self.container, row.name)
+            return Outcome(DONE, action, "changed locally", bytes=nbytes,
+                           remote_requests=requests)
         deleted = self.cluster.delete_object(
             self.account, self.container, row.name,
             headers={"X-Timestamp": archive_timestamp(local.timestamp)})

@@ -102,9 +102,9 @@ def test_kill9_at_each_archive_step_loses_nothing(lab, tmp_path, unique, step):
     assert rc == 0 and view.get("precious") is not None
 
 
-def test_overwrite_racing_the_archive_delete_survives(lab, tmp_path, unique):
-    conn, container, view, config = one_node_config(lab, tmp_path, "swift", unique)
-    conn.put_object(container, "raced", b"version 1")
+def run_racing(config, tmp_path, change):
+    """One pass that stops between verify and delete while ``change()`` runs;
+    the pass's output."""
     barrier = str(tmp_path / "go")
     env = dict(os.environ, ONESPACE_TEST_CHECKPOINT="archive-verified:pause:" + barrier)
     proc = subprocess.Popen([sys.executable, "-m", "onespace.cli", "--config", config, "--once"],
@@ -112,14 +112,37 @@ def test_overwrite_racing_the_archive_delete_survives(lab, tmp_path, unique):
     try:
         wait_for(lambda: os.path.exists(barrier + ".waiting"), timeout=60,
                  what="the daemon to stop between verify and delete")
-        time.sleep(0.02)  # the overwrite gets a later timestamp than the copied version
-        conn.put_object(container, "raced", b"version 2")
+        time.sleep(0.02)  # the change gets a later timestamp than the copied version
+        change()
         open(barrier, "w").close()
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
+    return out
+
+
+def test_post_racing_the_archive_delete_survives(lab, tmp_path, unique):
+    """Swift's conditional DELETE only protects newer data: onespace itself
+    must keep a newer POST's metadata from being deleted with the object."""
+    conn, container, view, config = one_node_config(lab, tmp_path, "seaweedfs", unique)
+    conn.put_object(container, "posted", b"data", headers={"X-Object-Meta-V": "1"})
+    out = run_racing(config, tmp_path, lambda: conn.post_object(
+        container, "posted", headers={"X-Object-Meta-V": "2"}))
+    assert "changed locally since it was copied" in out
+    assert conn.head_object(container, "posted")["x-object-meta-v"] == "2"
+    rc, out = run_once(config)  # archived in its turn, with the new metadata
+    assert rc == 0, out
+    assert local_body(conn, container, "posted") is None
+    assert view.get("posted") == (b"data", "application/octet-stream", {"v": "2"})
+
+
+def test_overwrite_racing_the_archive_delete_survives(lab, tmp_path, unique):
+    conn, container, view, config = one_node_config(lab, tmp_path, "swift", unique)
+    conn.put_object(container, "raced", b"version 1")
+    out = run_racing(config, tmp_path,
+                     lambda: conn.put_object(container, "raced", b"version 2"))
     assert "changed locally since it was copied" in out
     # the newer write survived the delete meant for version 1: it is still
     # local, or (if the same pass reached its row) archived and verified
