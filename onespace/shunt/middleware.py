@@ -221,6 +221,10 @@ class CloudShunt:
         except ProviderError as e:
             return self._unavailable(req, route, e)
         manifest = self._manifest(route, name) if objects.is_slo(remote) else None
+        if manifest is not None and req.params.get("multipart-manifest") == "get":
+            if body is not None:
+                body.close()
+            return self.manifest_response(req, remote, manifest)
         etag = objects.swift_etag(remote, manifest)
         headers = {k: str_to_wsgi(v) for k, v in
                    objects.swift_headers(remote, etag, route.object_location(name)).items()}
@@ -239,6 +243,20 @@ class CloudShunt:
         if remote.last_modified is not None:
             resp.headers["Last-Modified"] = email.utils.formatdate(
                 math.ceil(remote.last_modified), usegmt=True)
+        return resp
+
+    @staticmethod
+    def manifest_response(req, remote, manifest):
+        """``?multipart-manifest=get`` of an archived SLO: its stored manifest,
+        as Swift answers it for a local one."""
+        data = json.dumps(manifest).encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   "X-Static-Large-Object": "True"}
+        headers.update({k: str_to_wsgi(v) for k, v in objects.swift_headers(remote, None).items()
+                        if k.startswith("X-Object-Meta-")})
+        resp = Response(request=req, status=200, headers=headers, body=data,
+                        conditional_response=True)
+        resp.etag = objects.hashlib_md5(data)
         return resp
 
     def _restorer(self, req, route, name, remote, etag, manifest):

@@ -9,6 +9,7 @@ RFC 2047 by the provider), the content headers kept beside the data, and
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from onespace import headers as hdrs
@@ -118,3 +119,8 @@ def slo_put_manifest(entries):
             segment["range"] = entry["range"]
         out.append(segment)
     return json.dumps(out).encode("utf-8")
+
+
+def hashlib_md5(data):
+    """Hex MD5 of ``data`` (the ETag Swift gives a manifest it returns)."""
+    return hashlib.md5(data).hexdigest()
