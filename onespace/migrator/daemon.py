@@ -31,7 +31,8 @@ from swift.common.utils import Timestamp, close_if_possible
 from onespace import naming
 from onespace.cluster import LocalCluster
 from onespace.migrator import decide as d
-from onespace.migrator.listing import ListingOrderError, batches, merge, paged
+from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
+                                       sorted_listing)
 from onespace.migrator.progress import MigratorProgress, new_stats
 from onespace.providers import make_provider
 from onespace.providers.base import NotFound, ProviderError
@@ -298,9 +299,18 @@ class MigratorDaemon:
             try:
                 self._scan(job, stats)
             except ListingOrderError as e:
-                stats["failed"] += 1
-                LOG.error("%s: %s/%s: %s; no deletions from this listing", migration.label,
-                          bucket, container, e)
+                state = self.progress.container(job.migration, job.bucket, job.container)
+                if e.side == "source" and not state.get("source_unordered"):
+                    # every action so far was idempotent and each delete was
+                    # confirmed at the source: scan again, from a sorted copy
+                    LOG.warning("%s: %s does not list in byte order (%s); reading its "
+                                "listings whole and sorting them from now on",
+                                migration.label, bucket, e)
+                    state["source_unordered"] = True
+                    state["marker"], state["scan_started"] = "", None
+                    self._scan(job, stats)
+                else:
+                    raise
 
     def _source_buckets(self, migration):
         """Every container of the source account (``aws_bucket: "/*"``), and the
@@ -330,9 +340,14 @@ class MigratorDaemon:
         self._ensure_container(job)
         prefix = job.migration.get("prefix") or ""
         verify = d.verification_due(state["previous_scan_start"], self.slack, now)
-        source = paged(lambda m: self._list_source(job, prefix, m), prefix, state["marker"])
+        if state.get("source_unordered"):
+            source = [e for e in sorted_listing(lambda m: self._list_source(job, prefix, m),
+                                                prefix) if e.name > state["marker"]]
+        else:
+            source = paged(lambda m: self._list_source(job, prefix, m), prefix,
+                           state["marker"], side="source")
         local = paged(lambda m: self._list_local(job.account, job.container, prefix, m),
-                      prefix, state["marker"])
+                      prefix, state["marker"], side="local")
         for batch in batches(merge(source, local), self.chunk):
             if self.stopping:
                 break

@@ -18,8 +18,12 @@ which is how Swift and S3 sort keys.
 class ListingOrderError(Exception):
     """A listing was not in strictly increasing name order (or escaped its prefix)."""
 
+    def __init__(self, message, side=None):
+        super().__init__(message)
+        self.side = side
 
-def paged(list_page, prefix="", marker="", max_pages=None):
+
+def paged(list_page, prefix="", marker="", max_pages=None, side=None):
     """Every entry of a listing, page by page.
 
     ``list_page(marker)`` returns one page (entries with ``.name``) of names
@@ -36,14 +40,14 @@ def paged(list_page, prefix="", marker="", max_pages=None):
             name = entry.name
             if name <= marker:
                 raise ListingOrderError(
-                    "listing went backwards: %r after %r" % (name, marker))
+                    "listing went backwards: %r after %r" % (name, marker), side)
             if prefix and not name.startswith(prefix):
                 raise ListingOrderError(
-                    "listing entry %r outside the prefix %r" % (name, prefix))
+                    "listing entry %r outside the prefix %r" % (name, prefix), side)
             marker = name
             yield entry
     raise ListingOrderError("listing longer than %d pages; stopped at %r"
-                            % (max_pages, marker))
+                            % (max_pages, marker), side)
 
 
 _END = object()
@@ -83,3 +87,38 @@ def batches(iterable, size):
             batch = []
     if batch:
         yield batch
+
+
+def sorted_listing(list_page, prefix="", max_entries=2000000):
+    """A listing read whole in the server's own order, then sorted by name:
+    for sources that do not list in byte order (SeaweedFS lists "a/b"
+    before "a-b", as a directory tree).  Each page continues after the last
+    name of the previous one, which is what such a server expects; a page
+    that brings nothing new ends the walk with an error.
+    """
+    seen = {}
+    marker = ""
+    while True:
+        page = list_page(marker)
+        if not page:
+            break
+        fresh = [e for e in page if e.name not in seen]
+        if not fresh:
+            # the page's greatest name in byte order may come before its
+            # last one in the server's order (the provider sorts each page):
+            # try the greatest in directory-tree order, then give up
+            tree_last = max((e.name for e in page), key=lambda n: n.split("/"))
+            if tree_last == marker:
+                raise ListingOrderError("listing repeats itself after %r" % marker, "source")
+            marker = tree_last
+            continue
+        for entry in fresh:
+            if prefix and not entry.name.startswith(prefix):
+                raise ListingOrderError("listing entry %r outside the prefix %r"
+                                        % (entry.name, prefix), "source")
+            seen[entry.name] = entry
+        if len(seen) > max_entries:
+            raise ListingOrderError("unordered listing longer than %d entries" % max_entries,
+                                    "source")
+        marker = page[-1].name
+    return [seen[n] for n in sorted(seen)]

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from onespace.migrator.listing import ListingOrderError, batches, merge, paged
+from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
+                                       sorted_listing)
 
 
 class E:
@@ -167,3 +168,33 @@ def test_merge_refuses_unsorted_iterables():
 def test_batches():
     assert list(batches(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(batches([], 3)) == []
+
+
+def tree_order(names):
+    """How SeaweedFS lists: path components compared one by one."""
+    return sorted(names, key=lambda n: n.split("/"))
+
+
+def test_sorted_listing_of_a_tree_ordered_source():
+    names = ["dir", "dir/a", "dir/b/c", "dir-x", "dir.x", "dir0", "\u00e9/x", "\u00e9-y"]
+    server = tree_order(names)
+    assert server != sorted(names)
+
+    def page(marker, limit=2):
+        # the server answers in tree order; the provider sorts each page
+        after = [n for n in server if n.split("/") > marker.split("/")] if marker else server
+        return [E(n) for n in sorted(after[:limit])]
+    with pytest.raises(ListingOrderError) as e:
+        list(paged(page, side="source"))
+    assert e.value.side == "source"
+    for limit in (1, 2, 3, 5, 100):
+        got = sorted_listing(lambda m: page(m, limit))
+        assert [x.name for x in got] == sorted(names), limit
+    # and merged with a byte-ordered destination nothing present is "missing"
+    result = list(merge(got, paged(FakeLister(names, 3))))
+    assert all(s and t for _, s, t in result)
+
+
+def test_sorted_listing_refuses_a_listing_that_repeats():
+    with pytest.raises(ListingOrderError):
+        sorted_listing(lambda m: [E("a"), E("b")])
