@@ -55,7 +55,7 @@ def swift_time(epoch):
     """A listing's ``last_modified`` (UTC, microseconds, no zone), as Swift writes it."""
     if epoch is None:
         return None
-    when = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
     return when.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 

@@ -29,13 +29,20 @@ import email.utils
 import json
 import math
 
-from swift.common.swob import (HTTPNotFound, HTTPServiceUnavailable, Request, Response,
-                               multi_range_iterator, str_to_wsgi, wsgi_to_str)
+from swift.common.swob import (
+    HTTPNotFound,
+    HTTPServiceUnavailable,
+    Request,
+    Response,
+    multi_range_iterator,
+    str_to_wsgi,
+    wsgi_to_str,
+)
 from swift.common.utils import close_if_possible, get_logger, split_path
 
 from onespace.providers import NotFound, ProviderError
 from onespace.shunt import objects
-from onespace.shunt.listing import (MAX_LIMIT, listing_params, remote_entry, splice)
+from onespace.shunt.listing import MAX_LIMIT, listing_params, remote_entry, splice
 from onespace.shunt.restore import PlainRestore, SegmentedWriter, segment_present
 from onespace.shunt.routes import ConfigWatcher
 

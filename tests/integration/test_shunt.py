@@ -101,6 +101,11 @@ class Raw:
             conn.close()
 
 
+def proxy_log(lab):
+    with open(lab.logs + "/proxy.log", errors="replace") as f:
+        return f.read()
+
+
 def not_found(conn, container, name):
     try:
         conn.head_object(container, name)
@@ -320,13 +325,12 @@ def test_config_reload_and_broken_file_keeps_previous(lab, tmp_path, unique):
         f.write('{"containers": [ broken')
     for _ in range(3):
         assert a.conn.get_object(a.container, "obj")[1] == b"archived bytes"
-    log = lab.logs + "/proxy.log"
-    wait_for(lambda: open(log, errors="replace").read().count(lab.shunt_conf + ": invalid JSON")
-             >= 1, timeout=10, what="the broken config to be logged")
-    assert open(log, errors="replace").read().count(lab.shunt_conf + ": invalid JSON") == 1
+    wait_for(lambda: proxy_log(lab).count(lab.shunt_conf + ": invalid JSON") >= 1,
+             timeout=10, what="the broken config to be logged")
+    assert proxy_log(lab).count(lab.shunt_conf + ": invalid JSON") == 1
     lab.write_shunt_config([dict(a.mapping, merge_namespaces=False)])
     assert not_found(a.conn, a.container, "obj")
-    assert "onespace-lab-secret" not in open(log, errors="replace").read()
+    assert "onespace-lab-secret" not in proxy_log(lab)
 
 
 @pytest.mark.parametrize("target", ("seaweedfs", "swift"))
@@ -381,10 +385,9 @@ def test_restore_interrupted_by_the_client_leaves_nothing(lab, tmp_path, unique)
     assert resp.status == 200 and resp.read(MiB) == data[:MiB]
     conn.sock.close()  # the client goes away mid-stream
     conn.close()
-    log = lab.logs + "/proxy.log"
     path = "/%s/%s/big" % (raw.base, a.container)
     wait_for(lambda: any(" PUT %s " % path in line and " 499 " in line
-                         for line in open(log, errors="replace")),
+                         for line in proxy_log(lab).splitlines()),
              timeout=60, what="the restore PUT to be abandoned (499)")
     lab.write_shunt_config([])  # look at the local side alone
     assert not_found(a.conn, a.container, "big")

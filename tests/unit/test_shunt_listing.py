@@ -6,8 +6,15 @@ import random
 import pytest
 
 from onespace.providers.base import RemoteObject
-from onespace.shunt.listing import (MAX_LIMIT, RemoteNames, entry_name, listing_params,
-                                    remote_entry, splice, swift_time)
+from onespace.shunt.listing import (
+    MAX_LIMIT,
+    RemoteNames,
+    entry_name,
+    listing_params,
+    remote_entry,
+    splice,
+    swift_time,
+)
 
 
 def objs(*names):

@@ -8,10 +8,10 @@ import os
 import pytest
 
 from onespace import naming
+from onespace.config import load
 from onespace.providers.base import RemoteObject
 from onespace.shunt import objects
 from onespace.shunt.routes import ConfigWatcher, RouteTable
-from onespace.config import load
 
 MANIFEST = [{"name": "/segs/a", "bytes": 5, "hash": hashlib.md5(b"aaaaa").hexdigest()},
             {"name": "/segs/b", "bytes": 2, "hash": hashlib.md5(b"bb").hexdigest()}]
