@@ -49,11 +49,14 @@ SLO_CLIENT_CONF = """\
 swift_dir = %(swift_dir)s
 
 [pipeline:main]
-pipeline = catch_errors proxy-logging slo proxy-server
+pipeline = catch_errors proxy-logging owner slo proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
+
+[filter:owner]
+use = call:onespace.migrator.daemon:owner_filter_factory
 
 [filter:slo]
 use = egg:swift#slo
@@ -64,6 +67,19 @@ use = egg:swift#proxy_logging
 [filter:catch_errors]
 use = egg:swift#catch_errors
 """
+
+
+def owner_filter_factory(global_conf, **local_conf):
+    """Marks the migrator's own in-process requests as the account owner's,
+    so the proxy keeps the container ACLs they set (it drops X-Container-
+    Read/-Write from anyone else).  Only in the migrator's private internal
+    client pipeline, never in a proxy that serves clients."""
+    def make(app):
+        def owner(env, start_response):
+            env["swift_owner"] = True
+            return app(env, start_response)
+        return owner
+    return make
 
 
 class MigrationError(Exception):
@@ -78,6 +94,15 @@ class LocalEntry:
         self.name = row["name"]
         self.etag = (row.get("hash") or "").lower()
         self.timestamp = _iso_ts(row.get("last_modified"))
+
+
+def _text(value):
+    """A header value as text: swiftclient hands some out as latin-1 views of
+    UTF-8 bytes (WSGI strings), others already decoded."""
+    try:
+        return value.encode("latin-1").decode("utf-8")  # strict: no surrogate escapes
+    except UnicodeError:
+        return value
 
 
 def _iso_ts(value):
@@ -174,7 +199,8 @@ class MigratorDaemon:
         self.cluster.ring = Ring(self.settings["swift_dir"], ring_name=self.ms["ring_name"])
         # one try for writes: a streamed body cannot be sent twice
         self.writer = InternalClient(self.cluster._ic_conf, "onespace-migrator", 1)
-        # SLO manifests need the slo middleware, which internal clients lack
+        # SLO manifests need the slo middleware, which internal clients lack;
+        # container ACLs need the requests to count as the owner's
         self.slo_writer = InternalClient(self._slo_conf(status_dir), "onespace-migrator", 1)
         self.progress = MigratorProgress(self.ms["status_file"])
         self.progress.forget_other_migrations([m.identity for m in config.migrations])
@@ -338,6 +364,7 @@ class MigratorDaemon:
             self._source_container_gone(job, state, stats)
             return
         self._ensure_container(job)
+        self._follow_container_headers(job, state)
         prefix = job.migration.get("prefix") or ""
         verify = d.verification_due(state["previous_scan_start"], self.slack, now)
         if state.get("source_unordered"):
@@ -573,13 +600,8 @@ class MigratorDaemon:
         Swift header values arrive as latin-1 views of UTF-8 bytes."""
         if provider.protocol == "s3":
             return dict(obj.metadata)
-        out = {}
-        for k, v in list(obj.metadata.items()) + list(obj.internal.items()):
-            try:
-                out[wsgi_to_str(k)] = wsgi_to_str(v)
-            except UnicodeError:
-                out[k] = v
-        return out
+        return {_text(k): _text(v)
+                for k, v in list(obj.metadata.items()) + list(obj.internal.items())}
 
     @staticmethod
     def _source_time(provider, obj, source):
@@ -624,6 +646,28 @@ class MigratorDaemon:
                                  "local cluster (%s)" % (
                                      job.migration.label, job.account, container, policy,
                                      body.decode("utf-8", "replace").strip()[:200]))
+
+    def _follow_container_headers(self, job, state):
+        """A Swift source's container metadata and ACLs, POSTed when they change
+        (what was applied is remembered, so a removal is applied too)."""
+        if job.provider.protocol != "swift":
+            return
+        try:
+            wanted = {k: _text(v) for k, v in
+                      d.container_headers(job.provider.head_container()).items()}
+        except ProviderError as e:
+            LOG.warning("%s: container metadata of %s not read: %s", job.migration.label,
+                        job.bucket, e)
+            return
+        changes = d.container_header_changes(wanted, state.get("container_headers") or {})
+        if not changes:
+            return
+        path = self.slo_writer.make_path(job.account, job.container)
+        resp = self.slo_writer.make_request(
+            "POST", path, {k: str_to_wsgi(v) for k, v in changes.items()}, (2,))
+        close_if_possible(resp.app_iter)
+        state["container_headers"] = wanted
+        self.progress.save()
 
     def _source_container_gone(self, job, state, stats):
         """The source container no longer exists: remove the local one if it

@@ -232,3 +232,29 @@ def segment_prefix(name, migrated_ts):
     """Segments of one migrated version: ``<object>/<X-Timestamp>/``, so an
     older version's segments can be found and removed after a new copy."""
     return "%s/%s/" % (name, Timestamp(migrated_ts).internal)
+
+
+#: Container headers that follow a Swift source (metadata and ACLs).
+CONTAINER_HEADER_PREFIXES = ("x-container-meta-",)
+CONTAINER_ACL_HEADERS = ("x-container-read", "x-container-write")
+
+
+def container_headers(source_headers):
+    """The source container's metadata and ACLs to mirror ({lowercase name: value})."""
+    out = {}
+    for name, value in source_headers.items():
+        name = name.lower()
+        if name.startswith(CONTAINER_HEADER_PREFIXES) or name in CONTAINER_ACL_HEADERS:
+            if name.startswith("x-container-meta-quota") or name in (
+                    "x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"):
+                continue  # quotas and temp URL keys are the local operator's business
+            out[name] = value
+    return out
+
+
+def container_header_changes(wanted, applied):
+    """Headers to POST so the local container shows ``wanted``: changed or new
+    values, and an empty value for each one applied earlier and now gone."""
+    changes = {k: v for k, v in wanted.items() if applied.get(k) != v}
+    changes.update((k, "") for k in applied if k not in wanted)
+    return changes

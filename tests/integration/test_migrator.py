@@ -155,11 +155,13 @@ def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, uni
     source = lab.swift_connection("test2")
     conn = lab.swift_connection("test")
     container = "mig-sw-" + unique
-    source.put_container(container)
+    source.put_container(container, headers={"X-Container-Meta-Theme": "caf\u00e9",
+                                              "X-Container-Read": ".r:*"})
     for name in ODD_NAMES:
         source.put_object(container, name, ("swift " + name).encode(),
                           content_type="application/x-odd",
                           headers={"X-Object-Meta-Mood": "\u00e9t\u00e9 \U0001F600",
+                                   "X-Object-Meta-Latin": "caf\u00e9",
                                    "Content-Disposition": "attachment"})
     config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
     migrate(config)
@@ -170,8 +172,15 @@ def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, uni
         assert headers["x-timestamp"] == src_headers["x-timestamp"]
         assert headers["content-type"] == "application/x-odd"
         assert headers["x-object-meta-mood"] == "\u00e9t\u00e9 \U0001F600"
+        assert headers["x-object-meta-latin"] == "caf\u00e9"
         assert headers["content-disposition"] == "attachment"
         assert headers["etag"] == src_headers["etag"]
+
+    local_container = conn.head_container(container)
+    assert local_container["x-container-meta-theme"] == "caf\u00e9"
+    assert local_container["x-container-read"] == ".r:*"
+    source.post_container(container, {"X-Container-Meta-Theme": "", "X-Container-Read": "",
+                                      "X-Container-Meta-New": "1"})
 
     changed, overwritten, posted, removed = ODD_NAMES[0], ODD_NAMES[1], ODD_NAMES[2], ODD_NAMES[3]
     # source metadata newer -> copied
@@ -192,6 +201,10 @@ def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, uni
     assert conn.head_object(container, posted)["x-object-meta-local"] == "yes"
     assert removed not in local_names(conn, container)
     assert conn.get_object(container, "new one")[1] == b"new"
+    local_container = conn.head_container(container)
+    assert local_container["x-container-meta-new"] == "1"
+    assert "x-container-meta-theme" not in local_container
+    assert "x-container-read" not in local_container
     scan = last_scans(config)[0]
     assert (scan["copied"], scan["deleted"], scan["kept_local"]) == (2, 1, 2)
 

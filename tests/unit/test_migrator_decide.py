@@ -154,3 +154,21 @@ def test_segment_names():
     assert d.segment_prefix("a/b", Timestamp(1.5)) == "a/b/0000000001.50000/"
     with pytest.raises(ValueError):
         d.segment_plan(0, 4)
+
+
+def test_container_headers_follow_metadata_and_acls_only():
+    src = {"X-Container-Meta-Color": "red", "x-container-read": ".r:*",
+           "X-Container-Write": "AUTH_x", "x-container-object-count": "3",
+           "x-container-meta-quota-bytes": "10", "X-Container-Meta-Temp-URL-Key": "k",
+           "x-storage-policy": "gold"}
+    assert d.container_headers(src) == {"x-container-meta-color": "red",
+                                        "x-container-read": ".r:*",
+                                        "x-container-write": "AUTH_x"}
+
+
+def test_container_header_changes():
+    applied = {"x-container-meta-a": "1", "x-container-read": ".r:*"}
+    wanted = {"x-container-meta-a": "2", "x-container-meta-b": "new"}
+    assert d.container_header_changes(wanted, applied) == {
+        "x-container-meta-a": "2", "x-container-meta-b": "new", "x-container-read": ""}
+    assert d.container_header_changes(wanted, wanted) == {}
