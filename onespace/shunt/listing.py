@@ -108,3 +108,41 @@ class RemoteNames:
             return None
         return name
 
+
+
+def remote_range(marker, end_marker, reverse, local, limit):
+    """Exclusive bounds ``(low, high)`` (ascending; "" = open) of the remote
+    names one page can use.
+
+    When Swift filled the page (``limit`` local entries), the page ends at
+    the last local name X at the latest, and a remote X would lose to the
+    local one: only remote names strictly before X (after X with
+    ``reverse``) can appear.  Listing remote stores costs per key listed
+    (SeaweedFS: ~0.2 ms a key), so the shunt never reads past that bound.
+    """
+    low, high = (end_marker, marker) if reverse else (marker, end_marker)
+    if limit and len(local) >= limit:
+        last = entry_name(local[limit - 1])
+        if reverse:
+            low = max(low, last)
+        else:
+            high = min(high, last) if high else last
+    return low, high
+
+
+def chunk_sizes(limit, local_full, page_max=1000):
+    """Sizes of the successive remote listing requests for a page.
+
+    Without a full local page the remote may have to supply all ``limit``
+    entries: full requests.  With one, the remote's share is bounded (see
+    :func:`remote_range`) and usually about half the page when local and
+    remote names interleave: half a page first, then quarters, so the keys
+    listed stay close to the keys used.
+    """
+    if not local_full:
+        size = min(limit, page_max)
+        while True:
+            yield size
+    yield min(page_max, max(100, limit // 2))
+    while True:
+        yield min(page_max, max(100, limit // 4))

@@ -42,7 +42,13 @@ from swift.common.utils import close_if_possible, get_logger, split_path
 
 from onespace.providers import NotFound, ProviderError
 from onespace.shunt import objects
-from onespace.shunt.listing import MAX_LIMIT, listing_params, remote_entry, splice
+from onespace.shunt.listing import (
+    chunk_sizes,
+    listing_params,
+    remote_entry,
+    remote_range,
+    splice,
+)
 from onespace.shunt.restore import PlainRestore, SegmentedWriter, segment_present
 from onespace.shunt.routes import ConfigWatcher
 
@@ -325,7 +331,7 @@ class CloudShunt:
                    if k.lower() not in ("content-length", "etag", "content-type")]
         try:
             remote = self.remote_listing(route, limit, marker, end_marker, prefix,
-                                         delimiter, reverse)
+                                         delimiter, reverse, local)
         except ProviderError as e:
             self.logger.warning("cloud-shunt: listing local entries only: %s", e)
             remote = []
@@ -337,21 +343,26 @@ class CloudShunt:
         start_response("200 OK", headers)
         return [out]
 
-    def remote_listing(self, route, limit, marker, end_marker, prefix, delimiter, reverse):
+    def remote_listing(self, route, limit, marker, end_marker, prefix, delimiter, reverse,
+                       local=()):
         """The remote's first ``limit`` entries of the request's range, as
-        Swift listing entries in the request's order."""
+        Swift listing entries in the request's order (only as far as the
+        page of ``local`` entries can use them)."""
         if limit == 0:
             return []
         names = route.names
-        low, high = (end_marker, marker) if reverse else (marker, end_marker)
+        low, high = remote_range(marker, end_marker, reverse, local, limit)
+        if reverse:
+            sizes = iter(lambda: REMOTE_PAGE, None)  # the whole range, read forward
+        else:
+            sizes = chunk_sizes(limit, len(local) >= limit, REMOTE_PAGE)
         kwargs = {"prefix": names.key(prefix), "delimiter": delimiter or None,
-                  "end_marker": names.key(high) if high else None,
-                  "limit": min(REMOTE_PAGE, MAX_LIMIT)}
+                  "end_marker": names.key(high) if high else None}
         key_marker = names.key(low) if low else ""
         out, last = [], low
         pages = MAX_REVERSE_PAGES if reverse else MAX_FORWARD_PAGES
         for _ in range(pages):
-            page = route.provider.list(marker=key_marker, **kwargs)
+            page = route.provider.list(marker=key_marker, limit=next(sizes), **kwargs)
             for entry in page:
                 name = names.name(entry.name)
                 if name is None or (last and name <= last):

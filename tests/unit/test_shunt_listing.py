@@ -9,9 +9,11 @@ from onespace.providers.base import RemoteObject
 from onespace.shunt.listing import (
     MAX_LIMIT,
     RemoteNames,
+    chunk_sizes,
     entry_name,
     listing_params,
     remote_entry,
+    remote_range,
     splice,
     swift_time,
 )
@@ -113,3 +115,41 @@ def test_remote_entry_shape():
         "last_modified": "2023-11-14T22:13:20.500000", "content_location": "http://s3/b"}
     assert remote_entry(RemoteObject(name="p/", is_prefix=True), "d/", "x") == {"subdir": "d/"}
     assert swift_time(None) is None
+
+
+def test_remote_range_stops_at_a_full_local_page():
+    local = objs("b", "d", "f")
+    assert remote_range("", "", False, local, 3) == ("", "f")
+    assert remote_range("a", "e", False, local, 3) == ("a", "e")
+    assert remote_range("", "", False, local, 4) == ("", "")  # not full: open
+    down = objs("f", "d", "b")
+    assert remote_range("z", "", True, down, 3) == ("b", "z")
+    assert remote_range("z", "c", True, down, 3) == ("c", "z")
+
+
+def test_chunk_sizes():
+    full = chunk_sizes(1000, True)
+    assert [next(full) for _ in range(3)] == [500, 250, 250]
+    assert [next(chunk_sizes(1000, False)) for _ in range(2)] == [1000, 1000]
+    assert next(chunk_sizes(3, False)) == 3
+    assert next(chunk_sizes(10, True)) == 100
+
+
+@pytest.mark.parametrize("limit, reverse", list(itertools.product((1, 3, 8), (False, True))))
+def test_paging_with_bounded_remote_side_lists_every_name_once(limit, reverse):
+    rnd = random.Random(limit + reverse)
+    universe = ["n%03d" % i for i in range(50)]
+    local, remote = sorted(rnd.sample(universe, 25)), sorted(rnd.sample(universe, 25))
+    seen, marker = [], ""
+    for _ in range(200):
+        lside = [n for n in sorted(local, reverse=reverse)
+                 if not marker or (n < marker if reverse else n > marker)][:limit]
+        low, high = remote_range(marker, "", reverse, objs(*lside), limit)
+        rside = [n for n in sorted(remote, reverse=reverse)
+                 if (not low or n > low) and (not high or n < high)][:limit]
+        got = names(splice(objs(*lside), objs(*rside), limit, reverse))
+        if not got:
+            break
+        seen += got
+        marker = got[-1]
+    assert seen == sorted(set(local) | set(remote), reverse=reverse)
