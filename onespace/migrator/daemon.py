@@ -358,21 +358,25 @@ class MigratorDaemon:
             state["scan_started"] = now
             state["current"] = new_stats()
             state["marker"] = ""
-        try:
-            job.provider.list(prefix=job.migration.get("prefix") or "", limit=1)
+        prefix = job.migration.get("prefix") or ""
+        start = "" if state.get("source_unordered") else state["marker"]
+        try:  # the first page also tells whether the source container exists
+            first = self._list_source(job, prefix, start)
         except NotFound:
             self._source_container_gone(job, state, stats)
             return
         self._ensure_container(job)
         self._follow_container_headers(job, state)
-        prefix = job.migration.get("prefix") or ""
         verify = d.verification_due(state["previous_scan_start"], self.slack, now)
+
+        def list_source(marker):
+            return first if marker == start and first is not None else \
+                self._list_source(job, prefix, marker)
         if state.get("source_unordered"):
-            source = [e for e in sorted_listing(lambda m: self._list_source(job, prefix, m),
-                                                prefix) if e.name > state["marker"]]
+            source = [e for e in sorted_listing(list_source, prefix)
+                      if e.name > state["marker"]]
         else:
-            source = paged(lambda m: self._list_source(job, prefix, m), prefix,
-                           state["marker"], side="source")
+            source = paged(list_source, prefix, state["marker"], side="source")
         local = paged(lambda m: self._list_local(job.account, job.container, prefix, m),
                       prefix, state["marker"], side="local")
         for batch in batches(merge(source, local), self.chunk):
@@ -489,13 +493,24 @@ class MigratorDaemon:
             return None
         return d.LocalState.from_headers({k: wsgi_to_str(v) for k, v in resp.headers.items()})
 
+    def _selected(self, job, obj):
+        headers = {"content-type": obj.content_type or ""}
+        headers.update(("x-object-meta-" + k, v)
+                       for k, v in self._user_metadata(job.provider, obj).items())
+        return d.selected(job.migration, headers)
+
     def _copy(self, job, source):
+        if job.migration.get("selection_criteria"):
+            # a HEAD first: objects left out cost no data transfer
+            head = job.provider.head(source.name)
+            if head is None:
+                return {}
+            if not self._selected(job, head):
+                return {"skipped": 1}
         obj, body = job.provider.get(source.name)
         try:
             meta = self._user_metadata(job.provider, obj)
-            select = {"content-type": obj.content_type or ""}
-            select.update(("x-object-meta-" + k, v) for k, v in meta.items())
-            if not d.selected(job.migration, select):
+            if not self._selected(job, obj):
                 return {"skipped": 1}
             when = self._source_time(job.provider, obj, source)
             headers = {"X-Timestamp": when.internal}

@@ -326,9 +326,12 @@ def test_kill_9_mid_pass_then_restart(lab, tmp_path, unique):
     assert local_names(conn, "kill-" + unique) == names
     scan = last_scans(config)[0]
     # the restarted pass resumed the killed scan (same start, its counters
-    # kept) rather than starting over, and nothing was copied twice
+    # kept) rather than starting over, and nothing was copied twice (a second
+    # PUT with the same X-Timestamp would be refused and counted kept_local);
+    # copies of the batch in flight at the kill are on disk but not counted
     assert scan["started"] < killed_at
-    assert (scan["scanned"], scan["copied"]) == (len(names), len(names))
+    assert scan["scanned"] == len(names)
+    assert len(names) - 5 <= scan["copied"] <= len(names) and scan["kept_local"] == 0
 
 
 def test_corrupt_status_file_is_moved_aside_and_the_scan_restarts(lab, tmp_path, unique):
