@@ -477,3 +477,37 @@ def test_objects_above_max_file_size_become_slos(lab, tmp_path, unique):
     migrate(config)
     assert local_names(conn, container) == ["small"]
     assert local_names(conn, container + "_segments") == []
+
+
+def test_swift_slo_and_dlo_sources_arrive_whole(lab, tmp_path, unique):
+    """SLO and DLO manifests at a Swift source (one DLO whose prefix matches
+    its own name) arrive with their assembled data; their segments, in the
+    same container, arrive as objects of their own."""
+    source = lab.swift_connection("test2")
+    container = "mig-lo-" + unique
+    source.put_container(container)
+    seg = [os.urandom(1000 + i) for i in range(3)]
+    for i, data in enumerate(seg):
+        source.put_object(container, "seg/%d" % i, data)
+    manifest = [{"path": "/%s/seg/%d" % (container, i), "etag": hashlib.md5(d).hexdigest(),
+                 "size_bytes": len(d)} for i, d in enumerate(seg)]
+    source.put_object(container, "slo", json.dumps(manifest).encode(),
+                      query_string="multipart-manifest=put",
+                      headers={"X-Object-Meta-Kind": "slo"})
+    source.put_object(container, "dlo", b"", headers={
+        "X-Object-Manifest": "%s/seg/" % container})
+    source.put_object(container, "self/1", b"one")
+    source.put_object(container, "self/2", b"two")
+    source.put_object(container, "self", b"", headers={
+        "X-Object-Manifest": "%s/self" % container})
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    headers, body = conn.get_object(container, "slo")
+    assert body == b"".join(seg) and headers["x-object-meta-kind"] == "slo"
+    assert conn.get_object(container, "dlo")[1] == b"".join(seg)
+    assert conn.get_object(container, "self")[1] == source.get_object(container, "self")[1]
+    assert local_names(conn, container) == sorted(
+        ["slo", "dlo", "self", "self/1", "self/2", "seg/0", "seg/1", "seg/2"])
+    migrate(config)
+    assert last_scans(config)[0]["copied"] == 0
