@@ -511,3 +511,29 @@ def test_swift_slo_and_dlo_sources_arrive_whole(lab, tmp_path, unique):
         ["slo", "dlo", "self", "self/1", "self/2", "seg/0", "seg/1", "seg/2"])
     migrate(config)
     assert last_scans(config)[0]["copied"] == 0
+
+
+def test_processes_split_the_containers(lab, tmp_path, unique):
+    """``processes``/``process`` for operators running the migrator away from
+    the container nodes: every container is migrated by exactly one process."""
+    s3 = lab.s3_client()
+    buckets = ["mig-proc%d-%s" % (i, unique) for i in range(6)]
+    for b in buckets:
+        s3.create_bucket(Bucket=b)
+        put_s3(s3, b, ["o"])
+    migrations = [s3_migration(lab, b) for b in buckets]
+    configs = [migrator_config(lab, tmp_path / ("p%d.json" % i), migrations,
+                               migrator_settings={"processes": 2, "process": i})
+               for i in (0, 1)]
+    for c in configs:
+        migrate(c)
+    handled = []
+    for c in configs:
+        doc = json.load(open(json.load(open(c))["migrator_settings"]["status_file"]))
+        handled.append({cont["container"] for m in doc["migrations"].values()
+                        for cont in m["containers"].values()})
+    assert handled[0] and handled[1] and not handled[0] & handled[1]
+    assert handled[0] | handled[1] == set(buckets)
+    conn = lab.swift_connection("test")
+    for b in buckets:
+        assert local_names(conn, b) == ["o"]
