@@ -526,9 +526,21 @@ class MigratorDaemon:
             if d._plain_md5(etag) and not large:
                 headers["ETag"] = etag
             headers.update(d.migrated_headers(when, source.etag or etag, job.mid))
+            plan = self._multipart_plan(job, source, obj)
+            if plan is not None:
+                headers.pop("ETag", None)
+                result = self._copy_as_slo(job, source.name, obj.size, body, dict(headers),
+                                           when, plan, source.etag)
+                if result is not None:
+                    return result
+                # the parts were not of the sizes assumed: read it again below
+                body.close()
+                obj, body = job.provider.get(source.name)
+                plan = None
             if obj.size is not None and obj.size > constraints.MAX_FILE_SIZE:
                 headers.pop("ETag", None)
-                return self._copy_as_slo(job, source.name, obj.size, body, headers, when)
+                return self._copy_as_slo(job, source.name, obj.size, body, headers, when,
+                                         d.segment_plan(obj.size, constraints.MAX_FILE_SIZE))
             headers["Content-Length"] = str(obj.size)
             reader = _Reader(body, self.tick)
             path = self.writer.make_path(job.account, job.container, source.name)
@@ -543,11 +555,30 @@ class MigratorDaemon:
         finally:
             body.close()
 
-    def _copy_as_slo(self, job, name, size, body, headers, when):
-        """An object above the local max_file_size: segments of that size in
-        ``<container>_segments``, then an SLO manifest carrying the source's
-        time, metadata and the migrated marks.  Any failure removes the
-        segments already written."""
+    def _multipart_plan(self, job, source, obj):
+        """Segments matching an S3 multipart object's parts, or None.
+
+        One HEAD of part 1 gives its size and the part count; every part but
+        the last is assumed that size (what every uploader does).  The
+        segments' MD5s then must rebuild the source's multipart ETag, so a
+        wrong guess is caught (and the object read again, plainly)."""
+        count = d.multipart_parts(source.etag)
+        if job.provider.protocol != "s3" or not count or count < 2 or not obj.size:
+            return None
+        try:
+            part_size, parts = job.provider.head_part(source.name, 1)
+        except ProviderError as e:
+            LOG.info("%s: part sizes of %r unknown (%s); copied whole", job.migration.label,
+                     source.name, e)
+            return None
+        return d.multipart_plan(obj.size, part_size, parts or count, constraints.MAX_FILE_SIZE)
+
+    def _copy_as_slo(self, job, name, size, body, headers, when, plan, multipart_etag=None):
+        """An SLO: segments (``plan``: [(index, length)]) in
+        ``<container>_segments``, then a manifest carrying the source's time,
+        metadata and the migrated marks.  Any failure removes the segments
+        already written.  With ``multipart_etag`` the segments must rebuild
+        that S3 ETag; if not, they are removed and None is returned."""
         seg_container = d.segments_container(job.container)
         self._ensure_container(job, seg_container)
         prefix = d.segment_prefix(name, when)
@@ -555,7 +586,7 @@ class MigratorDaemon:
         done = []
         try:
             manifest = []
-            for index, length in d.segment_plan(size, constraints.MAX_FILE_SIZE):
+            for index, length in plan:
                 seg_name = prefix + "%08d" % index
                 part = _Limited(reader, length)
                 path = self.writer.make_path(job.account, seg_container, seg_name)
@@ -569,6 +600,12 @@ class MigratorDaemon:
                                          % (index, name))
                 manifest.append({"path": "/%s/%s" % (seg_container, seg_name),
                                  "etag": etag, "size_bytes": length})
+            if multipart_etag and d.multipart_etag(
+                    [m["etag"] for m in manifest]) != multipart_etag:
+                LOG.info("%s: %r: parts of unequal sizes; copied again whole",
+                         job.migration.label, name)
+                self._remove_segments(job.account, seg_container, done)
+                return None
             data = json.dumps(manifest).encode("utf-8")
             headers["Content-Length"] = str(len(data))
             path = self.slo_writer.make_path(job.account, job.container, name)

@@ -258,3 +258,32 @@ def container_header_changes(wanted, applied):
     changes = {k: v for k, v in wanted.items() if applied.get(k) != v}
     changes.update((k, "") for k in applied if k not in wanted)
     return changes
+
+
+def multipart_parts(etag):
+    """The part count of an S3 multipart ETag ("<md5>-<parts>"), else None."""
+    if not etag or "-" not in etag:
+        return None
+    digest, _, parts = etag.rpartition("-")
+    if _plain_md5(digest) and parts.isdigit():
+        return int(parts)
+    return None
+
+
+def multipart_etag(part_md5s):
+    """The S3 ETag of a multipart upload made of parts with these MD5s."""
+    import hashlib
+    joined = b"".join(bytes.fromhex(m) for m in part_md5s)
+    return "%s-%d" % (hashlib.md5(joined).hexdigest(), len(part_md5s))
+
+
+def multipart_plan(size, part_size, parts, max_segment):
+    """Segments on an S3 multipart object's part boundaries, assuming every
+    part but the last is ``part_size`` bytes; None when that cannot be (or a
+    part would exceed the local ``max_segment``)."""
+    if parts < 2 or part_size <= 0 or part_size > max_segment:
+        return None
+    last = size - (parts - 1) * part_size
+    if last <= 0 or last > part_size:
+        return None
+    return [(i, part_size) for i in range(parts - 1)] + [(parts - 1, last)]

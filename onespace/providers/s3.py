@@ -390,6 +390,13 @@ class S3Provider(Provider):
             entries = kept
         return Listing(entries, truncated)
 
+    def head_part(self, key, number):
+        """(size of part ``number``, part count) of a multipart object (HEAD
+        with partNumber); the count is None when the server does not say."""
+        with self._errors("head part %d of" % number, key):
+            resp = self.client.head_object(Bucket=self.bucket, Key=key, PartNumber=number)
+        return resp["ContentLength"], resp.get("PartsCount")
+
     def list_containers(self, marker="", limit=1000):
         """One page of the account's bucket names after ``marker`` (entries
         with ``name``); ListBuckets has no marker, so the page is cut here."""

@@ -116,6 +116,15 @@ def test_s3_to_swift_copies_data_metadata_and_time(lab, tmp_path, unique, target
     s3.create_bucket(Bucket=bucket)
     meta = {"color": "blue", "unicode": "=?UTF-8?q?caf=C3=A9_=E2=9C=93?="}
     put_s3(s3, bucket, ODD_NAMES, meta)
+    # a multipart upload becomes an SLO with one segment per part
+    parts = [os.urandom(5 * 1048576), os.urandom(5 * 1048576), os.urandom(1000)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="multi \u00e9",
+                                        ContentType="x/multi")
+    etags = [s3.upload_part(Bucket=bucket, Key="multi \u00e9", UploadId=upload["UploadId"],
+                            PartNumber=i + 1, Body=p)["ETag"] for i, p in enumerate(parts)]
+    s3.complete_multipart_upload(Bucket=bucket, Key="multi \u00e9", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e}
+                                                            for i, e in enumerate(etags)]})
     times = s3_times(s3, bucket)
     config = migrator_config(lab, tmp_path / "m.json",
                              [s3_migration(lab, bucket, target, container=container)],
@@ -125,7 +134,13 @@ def test_s3_to_swift_copies_data_metadata_and_time(lab, tmp_path, unique, target
     # before any harm, then its listing is read whole and sorted
     assert ("does not list in byte order" in out) == (target == "seaweedfs"), out
     conn = lab.swift_connection("test")
-    assert local_names(conn, container) == sorted(ODD_NAMES)
+    assert local_names(conn, container) == sorted(ODD_NAMES + ["multi \u00e9"])
+    headers, body = conn.get_object(container, "multi \u00e9")
+    assert body == b"".join(parts) and headers["x-static-large-object"] == "True"
+    assert headers["content-type"] == "x/multi"
+    assert Timestamp(headers["x-timestamp"]) == Timestamp(times["multi \u00e9"])
+    segments = conn.get_container(container + "_segments")[1]
+    assert [s["bytes"] for s in segments] == [len(p) for p in parts]
     for name in ODD_NAMES:
         headers, body = conn.get_object(container, name)
         assert body == ("data of " + name).encode()
@@ -134,16 +149,17 @@ def test_s3_to_swift_copies_data_metadata_and_time(lab, tmp_path, unique, target
         assert headers["x-object-meta-unicode"] == "caf\u00e9 \u2713"  # RFC 2047 decoded
         assert Timestamp(headers["x-timestamp"]) == Timestamp(times[name])
         assert not any(k.startswith("x-object-sysmeta") for k in headers)  # hidden from users
-    assert last_scans(config)[0]["copied"] == len(ODD_NAMES)
-    assert last_scans(config)[0]["bytes"] == sum(len(("data of " + n).encode()) for n in ODD_NAMES)
+    assert last_scans(config)[0]["copied"] == len(ODD_NAMES) + 1
+    assert last_scans(config)[0]["bytes"] == sum(
+        len(("data of " + n).encode()) for n in ODD_NAMES) + sum(map(len, parts))
     # a second pass over a migrated bucket copies nothing
     migrate(config)
     assert last_scans(config)[0]["copied"] == 0
-    assert last_scans(config)[0]["scanned"] == len(ODD_NAMES)
+    assert last_scans(config)[0]["scanned"] == len(ODD_NAMES) + 1
     # onespace-status shows the migration's last scan, without the secret
     rows = [r for r in status_json(config) if "migration" in r]
     assert [(r["container"], r["state"], r["last_scan"]["scanned"]) for r in rows] == [
-        (container, "idle", len(ODD_NAMES))]
+        (container, "idle", len(ODD_NAMES) + 1)]
     text = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import "
                            "status_main; sys.exit(status_main())", "--config", config],
                           capture_output=True, text=True, timeout=60)

@@ -172,3 +172,18 @@ def test_container_header_changes():
     assert d.container_header_changes(wanted, applied) == {
         "x-container-meta-a": "2", "x-container-meta-b": "new", "x-container-read": ""}
     assert d.container_header_changes(wanted, wanted) == {}
+
+
+def test_multipart_helpers():
+    import hashlib
+    parts = [b"a" * 10, b"b" * 10, b"c" * 3]
+    md5s = [hashlib.md5(p).hexdigest() for p in parts]
+    etag = d.multipart_etag(md5s)
+    assert d.multipart_parts(etag) == 3
+    assert d.multipart_parts(E1) is None and d.multipart_parts("x-2") is None
+    assert d.multipart_plan(23, 10, 3, 100) == [(0, 10), (1, 10), (2, 3)]
+    assert d.multipart_plan(30, 10, 3, 100) == [(0, 10), (1, 10), (2, 10)]
+    assert d.multipart_plan(31, 10, 3, 100) is None   # last part larger than the first
+    assert d.multipart_plan(20, 10, 3, 100) is None   # no room for a last part
+    assert d.multipart_plan(23, 10, 3, 5) is None     # parts above the local limit
+    assert d.multipart_plan(23, 10, 1, 100) is None
