@@ -29,6 +29,7 @@ import email.utils
 import json
 import math
 
+import eventlet
 from swift.common.swob import (
     HTTPNotFound,
     HTTPServiceUnavailable,
@@ -41,6 +42,7 @@ from swift.common.swob import (
 from swift.common.utils import close_if_possible, get_logger, split_path
 
 from onespace.providers import NotFound, ProviderError
+from onespace.providers.base import Listing
 from onespace.shunt import objects
 from onespace.shunt.listing import (
     chunk_sizes,
@@ -312,26 +314,39 @@ class CloudShunt:
         if params.get("format", "json").lower() != "json":
             params["format"] = "json"
             req.params = params
-        status, headers, app_iter = req.call_application(self.app)
-        if not status.startswith(("200", "204")):
-            start_response(status, headers)
-            return app_iter
+        prefetch = None
+        if limit and not reverse and self._authenticated(env):
+            # the remote's first request runs while Swift lists (and decides
+            # auth); its answer is dropped unless Swift says 200
+            low, high = remote_range(marker, end_marker, False, (), limit)
+            prefetch = eventlet.spawn(self._remote_page, route, prefix, delimiter, low, high,
+                                      next(chunk_sizes(limit, True, REMOTE_PAGE)))
+        spliced = False
         try:
-            body = b"".join(app_iter)
+            status, headers, app_iter = req.call_application(self.app)
+            if not status.startswith(("200", "204")):
+                start_response(status, headers)
+                return app_iter
+            try:
+                body = b"".join(app_iter)
+            finally:
+                close_if_possible(app_iter)
+            try:
+                local = json.loads(body) if body.strip() else []
+                if not isinstance(local, list):
+                    raise ValueError("not a list")
+            except ValueError:
+                start_response(status, headers)
+                return [body]
+            spliced = True
         finally:
-            close_if_possible(app_iter)
-        try:
-            local = json.loads(body) if body.strip() else []
-            if not isinstance(local, list):
-                raise ValueError("not a list")
-        except ValueError:
-            start_response(status, headers)
-            return [body]
+            if prefetch is not None and not spliced:
+                prefetch.kill()
         headers = [(k, v) for k, v in headers
                    if k.lower() not in ("content-length", "etag", "content-type")]
         try:
             remote = self.remote_listing(route, limit, marker, end_marker, prefix,
-                                         delimiter, reverse, local)
+                                         delimiter, reverse, local, prefetch)
         except ProviderError as e:
             self.logger.warning("cloud-shunt: listing local entries only: %s", e)
             remote = []
@@ -343,12 +358,30 @@ class CloudShunt:
         start_response("200 OK", headers)
         return [out]
 
+    @staticmethod
+    def _authenticated(env):
+        """Whether an auth middleware vouched for the request's user (tempauth
+        sets REMOTE_USER, keystone X-Identity-Status): only then may the
+        remote be listed before Swift decides on authorization."""
+        return bool(env.get("REMOTE_USER")) or \
+            env.get("HTTP_X_IDENTITY_STATUS") == "Confirmed"
+
+    @staticmethod
+    def _remote_page(route, prefix, delimiter, low, high, size):
+        names = route.names
+        return route.provider.list(prefix=names.key(prefix), delimiter=delimiter or None,
+                                   marker=names.key(low) if low else "",
+                                   end_marker=names.key(high) if high else None, limit=size)
+
     def remote_listing(self, route, limit, marker, end_marker, prefix, delimiter, reverse,
-                       local=()):
+                       local=(), prefetch=None):
         """The remote's first ``limit`` entries of the request's range, as
         Swift listing entries in the request's order (only as far as the
-        page of ``local`` entries can use them)."""
+        page of ``local`` entries can use them).  ``prefetch``: a green
+        thread already listing the first remote page of the range."""
         if limit == 0:
+            if prefetch is not None:
+                prefetch.kill()
             return []
         names = route.names
         low, high = remote_range(marker, end_marker, reverse, local, limit)
@@ -356,13 +389,21 @@ class CloudShunt:
             sizes = iter(lambda: REMOTE_PAGE, None)  # the whole range, read forward
         else:
             sizes = chunk_sizes(limit, len(local) >= limit, REMOTE_PAGE)
+            if prefetch is not None and len(local) >= limit:
+                next(sizes)  # the prefetch was that first half page
         kwargs = {"prefix": names.key(prefix), "delimiter": delimiter or None,
                   "end_marker": names.key(high) if high else None}
         key_marker = names.key(low) if low else ""
         out, last = [], low
         pages = MAX_REVERSE_PAGES if reverse else MAX_FORWARD_PAGES
         for _ in range(pages):
-            page = route.provider.list(marker=key_marker, limit=next(sizes), **kwargs)
+            if prefetch is not None:
+                page, prefetch = prefetch.wait(), None
+                if high:  # the bound found since: cut the page there
+                    kept = [e for e in page if e.name < kwargs["end_marker"]]
+                    page = Listing(kept, page.truncated and len(kept) == len(page))
+            else:
+                page = route.provider.list(marker=key_marker, limit=next(sizes), **kwargs)
             for entry in page:
                 name = names.name(entry.name)
                 if name is None or (last and name <= last):
