@@ -82,6 +82,15 @@ def owner_filter_factory(global_conf, **local_conf):
     return make
 
 
+#: Container and account POSTs: as the owner (ACLs), with versioned_writes so
+#: X-Versions-Location / X-History-Location are stored as Swift expects.
+CONTAINER_CLIENT_CONF = SLO_CLIENT_CONF.replace(
+    "owner slo proxy-server", "owner versioned_writes proxy-server").replace(
+    "[filter:slo]\nuse = egg:swift#slo\n",
+    "[filter:versioned_writes]\nuse = egg:swift#versioned_writes\n"
+    "allow_versioned_writes = true\n")
+
+
 class MigrationError(Exception):
     """A migration cannot go on as configured (e.g. an invalid storage policy)."""
 
@@ -201,7 +210,12 @@ class MigratorDaemon:
         self.writer = InternalClient(self.cluster._ic_conf, "onespace-migrator", 1)
         # SLO manifests need the slo middleware, which internal clients lack;
         # container ACLs need the requests to count as the owner's
-        self.slo_writer = InternalClient(self._slo_conf(status_dir), "onespace-migrator", 1)
+        self.slo_writer = InternalClient(
+            self._private_conf(status_dir, "internal-client-slo.conf", SLO_CLIENT_CONF),
+            "onespace-migrator", 1)
+        self.container_writer = InternalClient(
+            self._private_conf(status_dir, "internal-client-container.conf",
+                               CONTAINER_CLIENT_CONF), "onespace-migrator", 3)
         self.progress = MigratorProgress(self.ms["status_file"])
         self.progress.forget_other_migrations([m.identity for m in config.migrations])
         self.pool = eventlet.GreenPool(self.ms["workers"])
@@ -214,12 +228,12 @@ class MigratorDaemon:
         self.stopping = False
         self.clock = time.time
 
-    def _slo_conf(self, directory):
+    def _private_conf(self, directory, name, template):
         import os
         os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, "internal-client-slo.conf")
+        path = os.path.join(directory, name)
         with open(path, "w") as f:
-            f.write(SLO_CLIENT_CONF % {"swift_dir": self.settings["swift_dir"]})
+            f.write(template % {"swift_dir": self.settings["swift_dir"]})
         return path
 
     # ---- service worker interface ----------------------------------------
@@ -311,6 +325,8 @@ class MigratorDaemon:
         return self._providers[key]
 
     def _migrate(self, migration, stats):
+        if migration.get("propagate_account_metadata") and migration["protocol"] == "swift":
+            self._follow_account_metadata(migration)
         if migration.is_all_buckets:
             pairs = [(b, b) for b in self._source_buckets(migration)]
         else:
@@ -714,11 +730,35 @@ class MigratorDaemon:
         changes = d.container_header_changes(wanted, state.get("container_headers") or {})
         if not changes:
             return
-        path = self.slo_writer.make_path(job.account, job.container)
-        resp = self.slo_writer.make_request(
+        path = self.container_writer.make_path(job.account, job.container)
+        resp = self.container_writer.make_request(
             "POST", path, {k: str_to_wsgi(v) for k, v in changes.items()}, (2,))
         close_if_possible(resp.app_iter)
         state["container_headers"] = wanted
+        self.progress.save()
+
+    def _follow_account_metadata(self, migration):
+        """The source account's metadata, POSTed to the local account when it
+        changes (by the process that handles the account's first container
+        name, so nodes do not all POST)."""
+        if self.placement(migration["account"], "") is None:
+            return
+        provider = self._provider(migration, migration["aws_bucket"])
+        try:
+            wanted = {k: _text(v) for k, v in d.account_headers(provider.head_account()).items()}
+        except ProviderError as e:
+            LOG.warning("%s: account metadata not read: %s", migration.label, e)
+            return
+        entry = self.progress.doc["migrations"].setdefault(migration.identity[:16],
+                                                           {"containers": {}})
+        changes = d.container_header_changes(wanted, entry.get("account_headers") or {})
+        if not changes:
+            return
+        path = self.container_writer.make_path(migration["account"])
+        resp = self.container_writer.make_request(
+            "POST", path, {k: str_to_wsgi(v) for k, v in changes.items()}, (2,))
+        close_if_possible(resp.app_iter)
+        entry["account_headers"] = wanted
         self.progress.save()
 
     def _source_container_gone(self, job, state, stats):

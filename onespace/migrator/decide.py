@@ -237,6 +237,10 @@ def segment_prefix(name, migrated_ts):
 #: Container headers that follow a Swift source (metadata and ACLs).
 CONTAINER_HEADER_PREFIXES = ("x-container-meta-",)
 CONTAINER_ACL_HEADERS = ("x-container-read", "x-container-write")
+#: Versioning follows too: the versions containers migrate like any other
+#: (as their own migration or with "/*"), and the migrator's own writes never
+#: make versions (its internal client has no versioned_writes).
+CONTAINER_VERSION_HEADERS = ("x-versions-location", "x-history-location")
 
 
 def container_headers(source_headers):
@@ -244,7 +248,8 @@ def container_headers(source_headers):
     out = {}
     for name, value in source_headers.items():
         name = name.lower()
-        if name.startswith(CONTAINER_HEADER_PREFIXES) or name in CONTAINER_ACL_HEADERS:
+        if (name.startswith(CONTAINER_HEADER_PREFIXES) or name in CONTAINER_ACL_HEADERS
+                or name in CONTAINER_VERSION_HEADERS):
             if name.startswith("x-container-meta-quota") or name in (
                     "x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"):
                 continue  # quotas and temp URL keys are the local operator's business
@@ -287,3 +292,15 @@ def multipart_plan(size, part_size, parts, max_segment):
     if last <= 0 or last > part_size:
         return None
     return [(i, part_size) for i in range(parts - 1)] + [(parts - 1, last)]
+
+
+def account_headers(source_headers):
+    """A Swift source account's metadata to mirror (``propagate_account_metadata``);
+    quotas and temp URL keys stay the local operator's business."""
+    out = {}
+    for name, value in source_headers.items():
+        name = name.lower()
+        if name.startswith("x-account-meta-") and not name.startswith(
+                ("x-account-meta-quota", "x-account-meta-temp-url-key")):
+            out[name] = value
+    return out

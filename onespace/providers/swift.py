@@ -254,6 +254,12 @@ class SwiftProvider(Provider):
                              reason="storage_policy %r refused by the remote: %s"
                              % (self.storage_policy, e.reason)) from e
 
+    def head_account(self):
+        """The account's HEAD headers (lowercase names, values as sent)."""
+        with self._connection("head account") as conn:
+            conn.head_account()
+            return _raw_headers(conn)
+
     def head_container(self):
         """The container's HEAD headers (lowercase names, values as sent)."""
         with self._connection("head container") as conn:

@@ -427,20 +427,37 @@ def test_all_containers_of_a_swift_account(lab, tmp_path, unique):
     for c in containers:
         source.put_container(c)
         source.put_object(c, "o", c.encode())
+    source.post_account({"X-Account-Meta-Owner": "dept \u00e9"})
+    # a versioned container: its versions container migrates like the others
+    source.put_container("versions")
+    source.put_container("ver", headers={"X-Versions-Location": "versions"})
+    source.put_object("ver", "doc", b"v1")
+    source.put_object("ver", "doc", b"v2")
+    all_containers = sorted(containers + ["ver", "versions"])
     identity, secret = lab.credentials("admin")
     config = migrator_config(lab, tmp_path / "m.json", [{
         "account": dst_account, "aws_bucket": "/*", "protocol": "swift",
         "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
-        "remote_account": src_account}], migrator_settings={"items_chunk": 2})
+        "remote_account": src_account, "propagate_account_metadata": True}],
+        migrator_settings={"items_chunk": 2})
     migrate(config)
     local = _admin_conn(lab, dst_account)
-    assert sorted(c["name"] for c in local.get_account()[1]) == containers
+    headers, listing = local.get_account()
+    assert sorted(c["name"] for c in listing) == all_containers
+    assert headers["x-account-meta-owner"] == "dept \u00e9"
     for c in containers:
         assert local.get_object(c, "o")[1] == c.encode()
+    assert local.get_object("ver", "doc")[1] == b"v2"
+    assert local.head_container("ver")["x-versions-location"] == "versions"
+    versions = local_names(local, "versions")
+    assert len(versions) == 1 and local.get_object("versions", versions[0])[1] == b"v1"
+    # versioning works locally for writes made after the migration
+    local.put_object("ver", "doc", b"local v3")
+    assert len(local_names(local, "versions")) == 2
     source.delete_object(containers[0], "o")
     source.delete_container(containers[0])
     migrate(config)
-    assert sorted(c["name"] for c in local.get_account()[1]) == containers[1:]
+    assert sorted(c["name"] for c in local.get_account()[1]) == all_containers[1:]
 
 
 def test_objects_above_max_file_size_become_slos(lab, tmp_path, unique):
