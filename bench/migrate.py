@@ -113,6 +113,8 @@ def main(argv=None):
     p.add_argument("--large", type=int, default=16)
     p.add_argument("--large-mib", type=int, default=64)
     p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--rclone-first", action="store_true",
+                   help="run rclone before onespace (to see the order's effect)")
     args = p.parse_args(argv)
     shutil.rmtree(LAB_DIR, ignore_errors=True)
     lab = Lab(LAB_DIR, PORT)
@@ -128,7 +130,7 @@ def main(argv=None):
             bucket = "bench-" + name
             fill_bucket(lab, bucket, count, size, seed=len(name))
             total = count * size
-            for tool in ("onespace", "rclone"):
+            for tool in (("rclone", "onespace") if args.rclone_first else ("onespace", "rclone")):
                 container = "%s-%s" % (tool, name)
                 if tool == "onespace":
                     r = run_migrator(migrator_config(lab, workdir, bucket, container,
