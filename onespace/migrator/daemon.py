@@ -250,15 +250,15 @@ class MigratorDaemon:
                 if n:
                     self.statsd.incr(key, n)
             self.statsd.timing("pass", seconds * 1000)
-        return ("%d migrations; last pass %.1fs: %d scanned, %d copied (%.1f MiB), %d deleted, "
-                "%d kept local, %d left to other nodes, %d failed"
+        return ("%d migrations; last pass %.1fs: %d scanned, %d copied (%.1f MiB), "
+                "%d updated, %d deleted, %d kept local, %d left to other nodes, %d failed"
                 % (len(self.config.migrations), seconds, stats["scanned"], stats["copied"],
-                   stats["bytes"] / 1048576.0, stats["deleted"], stats["kept_local"],
-                   stats["left_to_others"], stats["failed"]))
+                   stats["bytes"] / 1048576.0, stats["updated"], stats["deleted"],
+                   stats["kept_local"], stats["left_to_others"], stats["failed"]))
 
     @staticmethod
     def pass_busy(stats):
-        return bool(stats["copied"] or stats["deleted"] or stats["failed"]
+        return bool(stats["copied"] or stats["updated"] or stats["deleted"] or stats["failed"]
                     or stats["containers_removed"])
 
     @staticmethod
@@ -425,7 +425,7 @@ class MigratorDaemon:
     def _count(self, outcome, *counters):
         for c in counters:
             for key, n in outcome.items():
-                c[key] += n
+                c[key] = c.get(key, 0) + n
 
     def _list_source(self, job, prefix, marker):
         page = job.provider.list(prefix=prefix, marker=marker, limit=self.chunk)
@@ -475,6 +475,8 @@ class MigratorDaemon:
             if kind == "source":
                 local = self._head_local(job, source.name) if dst is not None else None
                 decision = d.decide(source, local)
+                if decision.action == d.Action.POST:
+                    return self._post(job, source)
                 if decision.action == d.Action.COPY:
                     result = self._copy(job, source)
                     if (result.get("copied") and local is not None and local.is_slo
@@ -657,6 +659,37 @@ class MigratorDaemon:
             lambda m: self._list_local(job.account, seg_container, prefix, m), prefix,
             max_pages=10000)]
         self._remove_segments(job.account, seg_container, names)
+
+    def _object_headers(self, job, obj):
+        """Content-Type, kept headers and user metadata of a source object, for Swift."""
+        headers = {}
+        if obj.content_type:
+            headers["Content-Type"] = str_to_wsgi(obj.content_type)
+        for name in KEPT_HEADERS:
+            if obj.headers.get(name):
+                headers[name.title()] = obj.headers[name]
+        for k, v in self._user_metadata(job.provider, obj).items():
+            headers[str_to_wsgi("X-Object-Meta-" + k)] = str_to_wsgi(v)
+        return headers
+
+    def _post(self, job, source):
+        """Newer metadata, same data: a POST time-stamped with the source's
+        time, marked with transient sysmeta (which any other POST drops)."""
+        obj = job.provider.head(source.name)
+        if obj is None:
+            return {}
+        if not self._selected(job, obj):
+            return {"skipped": 1}
+        when = self._source_time(job.provider, obj, source)
+        headers = self._object_headers(job, obj)
+        headers["X-Timestamp"] = when.internal
+        headers[d.TRANSIENT_TS] = when.internal
+        path = self.writer.make_path(job.account, job.container, source.name)
+        resp = self.writer.make_request("POST", path, headers, (2, 404, 409))
+        close_if_possible(resp.app_iter)
+        if resp.status_int == 409:
+            return {"kept_local": 1}
+        return {"updated": 1} if resp.status_int // 100 == 2 else {}
 
     def _fail(self, job, name, reason):
         LOG.error("%s: %s/%s: %s", job.migration.label, job.container, name, reason)

@@ -30,11 +30,14 @@ from onespace.selection import excluded, matches_criteria
 SYSMETA_TS = "x-object-sysmeta-onespace-migrated-ts"
 SYSMETA_ETAG = "x-object-sysmeta-onespace-migrated-etag"
 SYSMETA_MIGRATION = "x-object-sysmeta-onespace-migration"
+# set by the migrator's own metadata POSTs; any other POST replaces it
+TRANSIENT_TS = "x-object-transient-sysmeta-onespace-migrated-ts"
 
 
 class Action(enum.Enum):
     NOTHING = "nothing"      # local already holds the source's version
     COPY = "copy"            # missing locally, or the source is newer
+    POST = "post"            # the source's metadata is newer, its data the same
     DELETE_LOCAL = "delete"  # gone at the source; local is the migrated, unmodified copy
     KEEP_LOCAL = "keep"      # local changed after the source: local wins
     SKIP = "skip"            # not this migration's business (prefix, older_than, selection)
@@ -78,19 +81,21 @@ class LocalState:
     migrated_etag: str = None
     migration: str = None
     is_slo: bool = False
+    posted_ts: Timestamp = None    # transient sysmeta: the migrator's last metadata POST
 
     @classmethod
     def from_headers(cls, headers):
         h = {k.lower(): v for k, v in headers.items()}
         return cls((h.get("etag") or "").strip('"').lower(), ts(h.get("x-timestamp")),
                    ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION),
-                   h.get("x-static-large-object", "").lower() in ("1", "true", "yes"))
+                   h.get("x-static-large-object", "").lower() in ("1", "true", "yes"),
+                   ts(h.get(TRANSIENT_TS)))
 
     @property
     def migrated_unmodified(self):
         """Written by the migrator and not overwritten or POSTed since."""
         return (self.migrated_ts is not None and self.timestamp is not None
-                and self.timestamp == self.migrated_ts)
+                and self.timestamp in (self.migrated_ts, self.posted_ts))
 
 
 def migrated_headers(source_ts, source_etag, migration_id):
@@ -153,7 +158,9 @@ def decide(source, local):
     if source.timestamp is None:
         return Decision(Action.KEEP_LOCAL, "source time unknown; local kept")
     if local.migrated_unmodified:
-        if source.timestamp > local.migrated_ts:
+        if source.timestamp > local.timestamp:
+            if source.etag and source.etag == local.migrated_etag:
+                return Decision(Action.POST, "source metadata changed since it was migrated")
             return Decision(Action.COPY, "source changed since it was migrated")
         if (source.timestamp == local.migrated_ts and local.migrated_etag is not None
                 and _plain_md5(source.etag) and source.etag != local.migrated_etag):
@@ -183,7 +190,7 @@ def decide_gone(local, source_exists):
 def delete_timestamp(local):
     """X-Timestamp of the local DELETE: just after the migrated version, so
     the object servers refuse it (409) if anything newer landed meanwhile."""
-    t = local.migrated_ts
+    t = local.timestamp  # the migrated version or the migrator's own later POST
     return Timestamp(t, offset=t.offset + 1).internal
 
 

@@ -24,7 +24,7 @@ from onespace.status import write_json_atomic
 
 LOG = logging.getLogger("onespace.migrator")
 
-STAT_FIELDS = ("scanned", "copied", "bytes", "deleted", "kept_local", "skipped",
+STAT_FIELDS = ("scanned", "copied", "updated", "bytes", "deleted", "kept_local", "skipped",
                "left_to_others", "failed", "containers_removed")
 
 

@@ -222,7 +222,23 @@ def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, uni
     assert "x-container-meta-theme" not in local_container
     assert "x-container-read" not in local_container
     scan = last_scans(config)[0]
-    assert (scan["copied"], scan["deleted"], scan["kept_local"]) == (2, 1, 2)
+    # the metadata change is a POST (no data sent), the new object a copy
+    assert (scan["copied"], scan["updated"], scan["deleted"], scan["kept_local"]) == (1, 1, 1, 2)
+    assert conn.head_object(container, changed)["x-timestamp"] == source.head_object(
+        container, changed)["x-timestamp"]
+    # the POSTed object is still "the migrated one": a source delete removes it
+    source.delete_object(container, changed)
+    migrate(config)
+    assert changed not in local_names(conn, container)
+    # and a client POST after it makes it local again
+    source.put_object(container, "posted twice", b"x")
+    migrate(config)
+    source.post_object(container, "posted twice", {"X-Object-Meta-A": "1"})
+    migrate(config)
+    conn.post_object(container, "posted twice", {"X-Object-Meta-Mine": "1"})
+    source.delete_object(container, "posted twice")
+    migrate(config)
+    assert conn.head_object(container, "posted twice")["x-object-meta-mine"] == "1"
 
 
 def test_prefix_older_than_selection_and_exclude(lab, tmp_path, unique):

@@ -17,9 +17,11 @@ def src(etag=E1, t=T, name="o"):
     return Source(name, etag, 5, t)
 
 
-def migrated(t=T, etag=E1, x_ts=None, local_etag=E1):
-    headers = {"ETag": local_etag, "X-Timestamp": (x_ts or t).normal}
+def migrated(t=T, etag=E1, x_ts=None, local_etag=E1, posted=None):
+    headers = {"ETag": local_etag, "X-Timestamp": (x_ts or posted or t).normal}
     headers.update(d.migrated_headers(t, etag, "mid"))
+    if posted:
+        headers[d.TRANSIENT_TS] = posted.internal
     return LocalState.from_headers(headers)
 
 
@@ -30,7 +32,12 @@ def user_object(x_ts, etag=E1):
 @pytest.mark.parametrize("source, local, expected", [
     (src(), None, Action.COPY),
     (src(), migrated(), Action.NOTHING),
-    (src(t=LATER), migrated(), Action.COPY),                 # source changed (data or metadata)
+    (src(t=LATER), migrated(), Action.POST),                 # source metadata changed
+    (src(t=LATER, etag=E2), migrated(), Action.COPY),        # source data changed
+    (src(t=LATER, etag="abc-2"), migrated(etag="abc-2"), Action.POST),  # multipart, same
+    (src(t=LATER), migrated(posted=LATER), Action.NOTHING),  # already POSTed by the migrator
+    (src(t=Timestamp(1700000200)), migrated(posted=LATER), Action.POST),
+    (src(t=Timestamp(1700000200), etag=E2), migrated(posted=LATER), Action.COPY),
     (src(t=EARLIER), migrated(), Action.NOTHING),            # never go back in time
     (src(etag=E2), migrated(), Action.COPY),                 # rewritten in the same second
     (src(etag="abc-3"), migrated(etag="abc-2"), Action.NOTHING),  # multipart etags: time decides
@@ -60,6 +67,11 @@ def test_decide_gone(local, source_exists, expected):
 
 def test_migrated_unmodified_needs_the_exact_time_stamp():
     assert migrated().migrated_unmodified
+    assert migrated(posted=LATER).migrated_unmodified  # the migrator's own POST
+    # a client POST after the migrator's drops the transient sysmeta
+    assert not LocalState.from_headers(dict(
+        {"ETag": E1, "X-Timestamp": Timestamp(1700000200).normal},
+        **d.migrated_headers(T, E1, "mid"))).migrated_unmodified
     assert not migrated(x_ts=Timestamp(float(T) + 0.00001)).migrated_unmodified
     assert not user_object(T).migrated_unmodified
     assert not LocalState.from_headers({"ETag": E1}).migrated_unmodified
@@ -70,6 +82,9 @@ def test_delete_timestamp_is_just_after_the_migrated_version():
     t = Timestamp(d.delete_timestamp(local))
     assert t > T
     assert t < Timestamp(float(T) + 0.00001)
+    # after the migrator's own POST: just after that POST
+    t = Timestamp(d.delete_timestamp(migrated(posted=LATER)))
+    assert LATER < t < Timestamp(float(LATER) + 0.00001)
 
 
 @pytest.mark.parametrize("source, local_ts, local_etag, in_sync", [
