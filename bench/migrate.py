@@ -24,12 +24,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
 from bench.data import object_name, payload
-from bench.tools import _reap, _spawn, Result, rclone_bin, vm_hwm  # noqa: F401
+from bench.tools import Result, _reap, _spawn, rclone_bin
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY, Lab
 
 LAB_DIR = "/tmp/onespace-migrate-bench-lab"

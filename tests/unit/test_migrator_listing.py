@@ -188,7 +188,7 @@ def test_sorted_listing_of_a_tree_ordered_source():
         list(paged(page, side="source"))
     assert e.value.side == "source"
     for limit in (1, 2, 3, 5, 100):
-        got = sorted_listing(lambda m: page(m, limit))
+        got = sorted_listing(lambda m, limit=limit: page(m, limit))
         assert [x.name for x in got] == sorted(names), limit
     # and merged with a byte-ordered destination nothing present is "missing"
     result = list(merge(got, paged(FakeLister(names, 3))))
