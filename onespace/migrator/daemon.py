@@ -488,9 +488,9 @@ class MigratorDaemon:
                 return {}
             local = self._head_local(job, dst.name)
             exists = None
-            if local is not None and local.migrated_unmodified:
+            if local is not None and local.migrated_unmodified and local.migration == job.mid:
                 exists = job.provider.head(dst.name) is not None
-            decision = d.decide_gone(local, exists)
+            decision = d.decide_gone(local, exists, job.mid)
             if decision.action == d.Action.DELETE_LOCAL:
                 return self._delete_local(job, dst.name, local)
             if decision.action == d.Action.KEEP_LOCAL:
@@ -814,7 +814,7 @@ class MigratorDaemon:
             lambda m: self._list_local(job.account, job.container, "", m), "",
             max_pages=1000)]
         states = [(n, self._head_local(job, n)) for n in names]
-        if not d.container_removable([s for _, s in states]):
+        if not d.container_removable([s for _, s in states], job.mid):
             LOG.warning("%s: source %s is gone; local %s/%s kept (it holds objects the "
                         "migrator did not write, or that changed locally)",
                         job.migration.label, job.bucket, job.account, job.container)

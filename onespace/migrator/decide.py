@@ -171,12 +171,13 @@ def decide(source, local):
     return Decision(Action.KEEP_LOCAL, "local object newer than the source")
 
 
-def decide_gone(local, source_exists):
+def decide_gone(local, source_exists, migration_id):
     """A local object whose name the source no longer lists.
 
     ``source_exists`` is the answer of a HEAD on the source (the listing is
-    never trusted alone for a delete).  Only the migrated, unmodified copy
-    goes.
+    never trusted alone for a delete).  Only the unmodified copy that *this*
+    migration (``migration_id``) wrote goes: two migrations may fill one
+    container, and each one's source lacks the other's objects.
     """
     if local is None:
         return Decision(Action.NOTHING, "already gone")
@@ -184,6 +185,8 @@ def decide_gone(local, source_exists):
         return Decision(Action.NOTHING, "the source still has it (listing lagged)")
     if not local.migrated_unmodified:
         return Decision(Action.KEEP_LOCAL, "not the migrated, unmodified object")
+    if local.migration != migration_id:
+        return Decision(Action.KEEP_LOCAL, "migrated by another migration")
     return Decision(Action.DELETE_LOCAL, "deleted at the source")
 
 
@@ -194,11 +197,12 @@ def delete_timestamp(local):
     return Timestamp(t, offset=t.offset + 1).internal
 
 
-def container_removable(locals_):
+def container_removable(locals_, migration_id):
     """May a local container whose source container is gone be emptied and
-    removed?  Only if every object in it is a migrated, unmodified copy
-    (``locals_``: LocalState or None per listed object)."""
-    return all(state is None or state.migrated_unmodified for state in locals_)
+    removed?  Only if every object in it is an unmodified copy written by
+    this migration (``locals_``: LocalState or None per listed object)."""
+    return all(state is None or (state.migrated_unmodified and state.migration == migration_id)
+               for state in locals_)
 
 
 def owner(name, replicas):

@@ -586,3 +586,23 @@ def test_processes_split_the_containers(lab, tmp_path, unique):
     conn = lab.swift_connection("test")
     for b in buckets:
         assert local_names(conn, b) == ["o"]
+
+
+def test_two_migrations_into_one_container_delete_only_their_own(lab, tmp_path, unique):
+    """Two buckets merged into one container: each migration's source lacks
+    the other's objects, and neither may delete them."""
+    s3 = lab.s3_client()
+    first, second, container = "mig-m1-" + unique, "mig-m2-" + unique, "merged-" + unique
+    for bucket, names in ((first, ["a1", "a2"]), (second, ["b1", "b2"])):
+        s3.create_bucket(Bucket=bucket)
+        put_s3(s3, bucket, names)
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, first, container=container),
+        s3_migration(lab, second, container=container)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    s3.delete_object(Bucket=first, Key="a1")
+    migrate(config)
+    migrate(config)
+    assert local_names(conn, container) == ["a2", "b1", "b2"]

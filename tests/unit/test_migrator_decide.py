@@ -55,6 +55,10 @@ def test_decide(source, local, expected):
 
 @pytest.mark.parametrize("local, source_exists, expected", [
     (None, False, Action.NOTHING),
+    (migrated(posted=LATER), False, Action.DELETE_LOCAL),  # the migrator's own POST
+    (LocalState.from_headers(dict({"ETag": E1, "X-Timestamp": T.normal},
+                                  **d.migrated_headers(T, E1, "other"))),
+     False, Action.KEEP_LOCAL),                              # another migration's object
     (migrated(), True, Action.NOTHING),                     # listing lagged: HEAD found it
     (migrated(), False, Action.DELETE_LOCAL),
     (migrated(x_ts=LATER), False, Action.KEEP_LOCAL),       # POSTed locally
@@ -62,7 +66,7 @@ def test_decide(source, local, expected):
     (user_object(LATER), False, Action.KEEP_LOCAL),
 ])
 def test_decide_gone(local, source_exists, expected):
-    assert d.decide_gone(local, source_exists).action == expected
+    assert d.decide_gone(local, source_exists, "mid").action == expected
 
 
 def test_migrated_unmodified_needs_the_exact_time_stamp():
@@ -134,10 +138,11 @@ def test_selection_uses_source_headers():
 
 
 def test_container_removable_only_with_migrated_unmodified_objects():
-    assert d.container_removable([migrated(), migrated(), None])
-    assert d.container_removable([])
-    assert not d.container_removable([migrated(), user_object(T)])
-    assert not d.container_removable([migrated(x_ts=LATER)])
+    assert d.container_removable([migrated(), migrated(), None], "mid")
+    assert d.container_removable([], "mid")
+    assert not d.container_removable([migrated(), user_object(T)], "mid")
+    assert not d.container_removable([migrated(x_ts=LATER)], "mid")
+    assert not d.container_removable([migrated()], "another migration")
 
 
 def test_verification_timing():
