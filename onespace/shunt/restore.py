@@ -30,8 +30,10 @@ _EOF, _ABORT = object(), object()
 def _subrequest(app, env, method, path, headers, body=None, query_string=None):
     """A pre-authorized subrequest through ``app``; its (status, body bytes)."""
     sub_env = make_pre_authed_env(env, method, path, agent="%(orig)s onespace-shunt",
-                                  query_string=query_string, swift_source="SHUNT")
-    req = Request.blank(sub_env["PATH_INFO"], environ=sub_env, body=body)
+                                  query_string=query_string or "", swift_source="SHUNT")
+    req = Request(sub_env)  # not Request.blank: it would unquote the path again
+    if body is not None:
+        req.body = body
     for name, value in headers.items():
         req.headers[name] = str_to_wsgi(value)
     resp = req.get_response(app)
@@ -49,7 +51,7 @@ class LocalWriter:
         self._buffer = b""
         self._done = False
         sub_env = make_pre_authed_env(env, "PUT", path, agent="%(orig)s onespace-shunt",
-                                      swift_source="SHUNT")
+                                      query_string="", swift_source="SHUNT")
         sub_env["wsgi.input"] = self
         sub_env["CONTENT_LENGTH"] = str(size)
         req = Request(sub_env)
@@ -213,7 +215,7 @@ class SegmentedWriter:
 def segment_present(app, env, seg_path, etag):
     """Whether a local segment exists (with the ETag the manifest names)."""
     sub_env = make_pre_authed_env(env, "HEAD", seg_path, agent="%(orig)s onespace-shunt",
-                                  swift_source="SHUNT")
+                                  query_string="", swift_source="SHUNT")
     resp = Request(sub_env).get_response(app)
     if not 200 <= resp.status_int < 300:
         return False
