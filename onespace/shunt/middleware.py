@@ -74,8 +74,13 @@ class RemoteIter:
         self.shunt, self.route, self.key = shunt, route, key
         self._body = body
         self.restore = restore
+        self._stream = None
 
     def __iter__(self):
+        self._stream = self._full()
+        return self._stream
+
+    def _full(self):
         body, self._body = self._body, None
         make_restore, self.restore = self.restore, None
         restore, complete = None, False
@@ -119,10 +124,15 @@ class RemoteIter:
         return multi_range_iterator(ranges, content_type, boundary, size, self._range)
 
     def close(self):
+        """WSGI close (also on a client disconnect): ends a running stream,
+        which aborts its restore."""
         body, self._body = self._body, None
         if body is not None:
             body.close()
         self.restore = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
 
 
 class CloudShunt:
