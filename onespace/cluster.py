@@ -6,6 +6,7 @@ the ``.pending`` file that a raw sqlite read would miss), and the internal
 client (an in-process proxy) to read and delete objects.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -54,6 +55,51 @@ class LocalDB:
     replicas: tuple
     db_id: str
     label: str  # "<account>/<container>" of the database, for progress and status
+    handed_over: tuple = ()  # a root's shard ranges whose rows its shards now handle
+    owned: frozenset = None  # the hash classes (owner_index) this node sends; None: its indexes
+
+    @property
+    def classes(self):
+        """N: rows fall into N hash classes (``naming.owner_index``), one per replica."""
+        return self.replicas[0].replicas
+
+    def owns(self, index):
+        """Is hash class ``index`` this node's to send (the others it verifies)?"""
+        if self.owned is not None:
+            return index in self.owned
+        return any(r.index == index for r in self.replicas)
+
+    def skips(self, name):
+        """Is the row ``name`` another database's to handle?  A root being
+        sharded still holds rows the shard databases hold too; each row has
+        one place, so that one owner (not one per database) sends it."""
+        return any(name in shard for shard in self.handed_over)
+
+
+# A shard range in these states (as the root's database records it) has taken
+# over its rows: from then on the shard databases' replicas handle them, and
+# the root's databases skip them.  Before that the root's replicas do, and the
+# shard databases wait.  Each node applies one view (its root replica's), so
+# a row moves from one owner to the other without being handled by both.
+HANDED_OVER = (ShardRange.ACTIVE, ShardRange.SHRINKING, ShardRange.SHARDING,
+               ShardRange.SHARDED)
+
+
+def shard_owners(root_nodes, shard_nodes):
+    """Who sends each hash class of a shard database's rows: a node id per class.
+
+    The root's owner of the class when it holds a replica of the shard too
+    (so a row found in both databases while the container is sharded has
+    the same owner in both, who sends it once), else the shard's own
+    replica at that index.  Every node computes the same answer from the
+    ring alone.
+    """
+    shard_ids = [n["id"] for n in shard_nodes]
+    owners = []
+    for index, shard_id in enumerate(shard_ids):
+        anchor = root_nodes[index]["id"] if index < len(root_nodes) else None
+        owners.append(anchor if anchor in shard_ids else shard_id)
+    return owners
 
 
 @dataclass(frozen=True)
@@ -167,27 +213,39 @@ class LocalCluster:
         """Every LocalDB here holding rows of ``account/container``.
 
         Rows may sit in several of them while a container is being sharded:
-        callers must be idempotent per row (they are: the remote is checked
-        before anything is sent).
+        each LocalDB says which of its rows it leaves to the others
+        (``skips``), and callers stay idempotent per row anyway (the remote is
+        checked before anything is sent).
         """
         found = []
         root = self._databases(account, container, found)
         if root is None or root.get_db_state() != "unsharded":
-            for shard in self.shard_ranges(account, container, root):
-                self._databases(shard.account, shard.container, found)
+            handed_over = tuple(shard for shard in self.shard_ranges(account, container, root)
+                                if shard.state in HANDED_OVER)
+            found = [dataclasses.replace(db, handed_over=handed_over) for db in found]
+            _, root_nodes = self.ring.get_nodes(account, container)
+            for shard in handed_over:
+                self._databases(shard.account, shard.container, found, root_nodes)
         return found
 
-    def _databases(self, account, container, found):
-        """Add the local DB(s) of one container; returns its broker (or None)."""
+    def _databases(self, account, container, found, root_nodes=None):
+        """Add the local DB(s) of one container (a shard of the root placed on
+        ``root_nodes``, if given); returns its broker (or None)."""
         replicas = self.local_replicas(account, container)
         if not replicas:
             return None
         broker = self.broker(replicas[0], account, container)
         if broker is None:
             return None
+        owned = None
+        if root_nodes is not None:
+            _, nodes = self.ring.get_nodes(account, container)
+            mine = {nodes[r.index]["id"] for r in replicas}
+            owned = frozenset(index for index, owner in
+                              enumerate(shard_owners(root_nodes, nodes)) if owner in mine)
         for sub in broker.get_brokers():
             found.append(LocalDB(sub, tuple(replicas), sub.get_info()["id"],
-                                 "%s/%s" % (account, container)))
+                                 "%s/%s" % (account, container), owned=owned))
         return broker
 
     def shard_ranges(self, account, container, root=None):

@@ -205,27 +205,32 @@ class Crawler:
         mapping, broker = syncer.mapping, db.broker
         progress = self.store.load(mapping.identity, syncer.account, syncer.container,
                                    db.db_id, db.label)
-        mine = {r.index for r in db.replicas}
-        replica_count = db.replicas[0].replicas
+
+        def owner(name):
+            """True: this node's row; False: another node's; None: another database's."""
+            if db.skips(name):
+                return None
+            return db.owns(naming.owner_index(name, db.classes))
+
         if self.retry_failed and progress["failed"]:
             self._retry_failed(broker, syncer, progress, stats)
-        if self._primary(broker, syncer, progress, mine, replica_count, stats):
-            self._verify(broker, syncer, progress, mine, replica_count, stats)
+        if self._primary(broker, syncer, progress, owner, stats):
+            self._verify(broker, syncer, progress, owner, stats)
         self.store.save(progress)
 
     # ---- primary pass ------------------------------------------------
-    def _primary(self, broker, syncer, progress, mine, replicas, stats):
+    def _primary(self, broker, syncer, progress, owner, stats):
         copy_after = syncer.mapping["copy_after"]
         while not self.stopping:
             items = broker.get_items_since(progress["last_row"], self.settings["items_chunk"])
             if not items:
                 return True
             rows, complete = self._ready_rows(items, lambda r: ready(r, copy_after, self.clock()))
-            todo = [r for r in rows if naming.owner_index(r.name, replicas) in mine]
+            todo = [r for r in rows if owner(r.name)]
             # one listing page per 1000 keys skips what is already remote; what
-            # is sent is still confirmed with a HEAD first: another node may own
-            # the same row meanwhile (a container being sharded has its rows in
-            # several databases, whose replicas are placed differently)
+            # is sent is still confirmed with a HEAD first: while a container
+            # is being sharded, nodes may briefly see its shard ranges' states
+            # differently, and two of them own the same row
             work = self._needing_work(syncer, todo)
             outcomes = self._run(syncer, work, stats)
             if not self._record(rows, outcomes, progress, "last_row", syncer.mapping):
@@ -236,7 +241,7 @@ class Crawler:
         return False
 
     # ---- verification pass ---------------------------------------------
-    def _verify(self, broker, syncer, progress, mine, replicas, stats):
+    def _verify(self, broker, syncer, progress, owner, stats):
         slack = self.settings["verification_slack"] * 60
         copy_after = syncer.mapping["copy_after"]
 
@@ -252,7 +257,7 @@ class Crawler:
             rows = [r for r in rows if r.row_id <= progress["last_row"]]
             if not rows:
                 return
-            others = [r for r in rows if naming.owner_index(r.name, replicas) not in mine]
+            others = [r for r in rows if owner(r.name) is False]
             work = self._needing_work(syncer, others)
             stats.verified += len(others) - len(work)
             outcomes = self._run(syncer, work, stats)

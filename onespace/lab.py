@@ -386,10 +386,14 @@ class Lab:
         self.run_tool("swift.cli.manage_shard_ranges", "swift-manage-shard-ranges",
                       [db, "find_and_replace", str(rows_per_shard), "--enable", "--force"])
 
-        def one_node(node):
+        def replicate(node):
             conf = os.path.join(self.etc, "container-server", "%d.conf" % node)
             self.run_tool("swift.container.replicator", "swift-container-replicator",
                           [conf, "once"])
+
+        def one_node(node):
+            replicate(node)
+            conf = os.path.join(self.etc, "container-server", "%d.conf" % node)
             self.run_tool("swift.container.sharder", "swift-container-sharder", [conf, "once"])
 
         with ThreadPoolExecutor(len(NODES)) as pool:
@@ -397,6 +401,9 @@ class Lab:
                 list(pool.map(one_node, NODES))
                 states = self.container_db_states(account, container)
                 if all(s == "sharded" for s in states):
+                    # the sharder placed each shard database on a quorum of
+                    # its nodes; a replicator round completes the rest
+                    list(pool.map(replicate, NODES))
                     return
         raise LabError("%s/%s not sharded after %d rounds: %s" % (account, container,
                                                                 max_rounds, states))
