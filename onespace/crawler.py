@@ -227,12 +227,12 @@ class Crawler:
                 return True
             rows, complete = self._ready_rows(items, lambda r: ready(r, copy_after, self.clock()))
             todo = [r for r in rows if owner(r.name)]
-            # one listing page per 1000 keys skips what is already remote; what
-            # is sent is still confirmed with a HEAD first: while a container
-            # is being sharded, nodes may briefly see its shard ranges' states
-            # differently, and two of them own the same row
+            # one listing page per 1000 keys instead of a HEAD per object: the
+            # owner sends what its listing lacks.  Each row has one owner, also
+            # across a sharded container's databases (cluster.shard_owners);
+            # verifiers, who act on others' rows, HEAD before they send
             work = self._needing_work(syncer, todo)
-            outcomes = self._run(syncer, work, stats)
+            outcomes = self._run(syncer, work, stats, confirm=False)
             if not self._record(rows, outcomes, progress, "last_row", syncer.mapping):
                 return False
             self.backoff.succeeded(syncer.mapping.identity)
