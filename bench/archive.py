@@ -36,8 +36,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import ceiling, tools
 from bench.data import object_name, payload
-from bench.run import (DAEMONS, RESULTS, bucket_count, code_version, fill_swift, log,
-                       make_bucket, start_lab)
+from bench.run import (DAEMONS, bucket_count, code_version, fill_swift, log, make_bucket,
+                       publish, start_lab)
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY
 
 KiB, MiB = 1024, 1024 * 1024
@@ -302,13 +302,7 @@ def main(argv=None):
     if "slo" in results:
         results["targets"]["SLO onespace/ceiling MiB/s"] = verdict(
             "SLO onespace/ceiling MiB/s", results["slo"]["ratio"])
-    text = render(results)
-    print(text)
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, "archive-%s.json" % stamp)
-    with open(path, "w") as f:
-        json.dump(dict(results, table=text), f, indent=1, default=str)
-    print("\nresults: %s" % os.path.relpath(path))
+    publish(results, render(results), "archive-" + stamp)
     return 0
 
 

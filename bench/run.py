@@ -533,14 +533,18 @@ def main(argv=None):
         lab.stop()
     results["load_after"] = "%.1f" % os.getloadavg()[0]
     results["targets"] = evaluate(results)
-    text = render(results)
+    publish(results, render(results), stamp)
+    return 0
+
+
+def publish(results, text, name):
+    """Print the table and keep every raw number in ``bench/results/<name>.json``."""
     print(text)
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, stamp + ".json")
+    path = os.path.join(RESULTS, name + ".json")
     with open(path, "w") as f:
         json.dump(dict(results, table=text), f, indent=1, default=str)
     print("\nresults: %s" % os.path.relpath(path))
-    return 0
 
 
 if __name__ == "__main__":
