@@ -11,6 +11,7 @@ the next one: every name is listed exactly once over the pages.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 
 #: Swift's largest (and default) listing page.
@@ -146,3 +147,24 @@ def chunk_sizes(limit, local_full, page_max=1000):
     yield min(page_max, max(100, limit // 2))
     while True:
         yield min(page_max, max(100, limit // 4))
+
+
+class PageFill:
+    """Tells when a forward page is complete while remote names arrive in
+    order: once ``limit`` distinct names up to the last remote one are known
+    (the local names counted by bisection, a name on both sides once), no
+    later remote name can make the page."""
+
+    def __init__(self, local, limit):
+        self.local_names = [entry_name(e) for e in local]
+        self.local_set = set(self.local_names)
+        self.limit = limit
+        self.remote = 0
+        self.remote_only = 0
+
+    def add(self, name):
+        """Count one remote name; True when the page is complete."""
+        self.remote += 1
+        self.remote_only += name not in self.local_set
+        return self.remote >= self.limit or \
+            self.remote_only + bisect.bisect_right(self.local_names, name) >= self.limit

@@ -25,7 +25,6 @@ JSON config the sync daemon reads):
 
 from __future__ import annotations
 
-import bisect
 import email.utils
 import json
 import math
@@ -46,8 +45,8 @@ from onespace.providers import NotFound, ProviderError
 from onespace.providers.base import Listing
 from onespace.shunt import objects
 from onespace.shunt.listing import (
+    PageFill,
     chunk_sizes,
-    entry_name,
     listing_params,
     remote_entry,
     remote_range,
@@ -407,10 +406,7 @@ class CloudShunt:
                   "end_marker": names.key(high) if high else None}
         key_marker = names.key(low) if low else ""
         out, last = [], low
-        # forward: the page is complete once ``limit`` distinct names up to
-        # the last remote one are known (local ones counted by bisection)
-        local_names = [] if reverse else [entry_name(e) for e in local]
-        local_set, remote_only = set(local_names), 0
+        fill = PageFill(local, limit)
         pages = MAX_REVERSE_PAGES if reverse else MAX_FORWARD_PAGES
         for _ in range(pages):
             if prefetch is not None:
@@ -426,11 +422,8 @@ class CloudShunt:
                     continue
                 out.append(remote_entry(entry, name, route.location))
                 last = name
-                if not reverse:
-                    remote_only += name not in local_set
-                    if len(out) >= limit or \
-                            remote_only + bisect.bisect_right(local_names, name) >= limit:
-                        return out
+                if not reverse and fill.add(name):
+                    return out
             if not page or not page.truncated:
                 break
             key_marker = page[-1].name

@@ -8,6 +8,7 @@ import pytest
 from onespace.providers.base import RemoteObject
 from onespace.shunt.listing import (
     MAX_LIMIT,
+    PageFill,
     RemoteNames,
     chunk_sizes,
     entry_name,
@@ -153,3 +154,27 @@ def test_paging_with_bounded_remote_side_lists_every_name_once(limit, reverse):
         seen += got
         marker = got[-1]
     assert seen == sorted(set(local) | set(remote), reverse=reverse)
+
+
+def test_page_fill_stops_when_limit_distinct_names_are_known():
+    fill = PageFill(objs("a", "c", "e", "g"), 4)
+    assert not fill.add("b")        # a, b
+    assert not fill.add("c")        # a, b, c (c on both sides counts once)
+    assert fill.add("d")            # a, b, c, d
+    only_remote = PageFill([], 2)
+    assert not only_remote.add("x") and only_remote.add("y")
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 9])
+def test_page_fill_never_stops_before_the_page_is_known(limit):
+    rnd = random.Random(limit)
+    universe = ["n%02d" % i for i in range(30)]
+    local = sorted(rnd.sample(universe, 12))
+    remote = sorted(rnd.sample(universe, 12))
+    fill, used = PageFill(objs(*local[:limit]), limit), []
+    for name in remote:
+        used.append(name)
+        if fill.add(name):
+            break
+    page = names(splice(objs(*local[:limit]), objs(*used), limit))
+    assert page == sorted(set(local) | set(remote))[:limit]
