@@ -221,7 +221,7 @@ def test_post_metadata_of_missing(provider):
 
 def test_delete(provider):
     put_bytes(provider, "gone", b"bye")
-    assert provider.delete("gone") is True
+    assert provider.delete("gone")  # what was deleted (S3: the object), truthy
     assert provider.head("gone") is None
     assert provider.delete("gone") is False
     assert provider.delete("never-there") is False
