@@ -15,14 +15,19 @@ def _green():
     eventlet.monkey_patch()
 
 
+def _daemon_args(prog, description, once_help, argv):
+    _green()
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
+    p.add_argument("--once", action="store_true", help=once_help)
+    return p.parse_args(argv)
+
+
 def sync_main(argv=None):
     """onespace-sync: propagate local Swift changes to the remote stores."""
-    _green()
-    p = argparse.ArgumentParser(prog="onespace-sync", description=sync_main.__doc__)
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
-    p.add_argument("--once", action="store_true",
-                   help="run one pass and exit (status 1 if rows failed or must be retried)")
-    args = p.parse_args(argv)
+    args = _daemon_args("onespace-sync", sync_main.__doc__,
+                        "run one pass and exit (status 1 if rows failed or must be retried)",
+                        argv)
     from onespace.service import Service
     from onespace.sync.daemon import SyncDaemon
     return Service("onespace-sync", args.config, SyncDaemon, once=args.once).run()
@@ -30,12 +35,8 @@ def sync_main(argv=None):
 
 def migrator_main(argv=None):
     """onespace-migrator: pull remote buckets/containers into the local Swift cluster."""
-    _green()
-    p = argparse.ArgumentParser(prog="onespace-migrator", description=migrator_main.__doc__)
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="JSON config (default %(default)s)")
-    p.add_argument("--once", action="store_true",
-                   help="run one pass and exit (status 1 if anything failed)")
-    args = p.parse_args(argv)
+    args = _daemon_args("onespace-migrator", migrator_main.__doc__,
+                        "run one pass and exit (status 1 if anything failed)", argv)
     from onespace.migrator.daemon import MigratorDaemon, MigratorService
     return MigratorService("onespace-migrator", args.config, MigratorDaemon,
                            once=args.once).run()

@@ -19,7 +19,7 @@ import time
 import eventlet
 
 from onespace import naming
-from onespace.providers import make_provider
+from onespace.providers import close_all, make_provider
 from onespace.providers.base import ProviderError
 from onespace.status import ProgressStore
 from onespace.sync.container import ensure_lifecycle_rule, sync_container_headers
@@ -127,12 +127,7 @@ class Crawler:
         return self._providers[key]
 
     def close(self):
-        for p in self._providers.values():
-            try:
-                p.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._providers.clear()
+        close_all(self._providers)
 
     # ---- the pass ----------------------------------------------------
     def run_pass(self):

@@ -34,7 +34,7 @@ from onespace.migrator import decide as d
 from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
                                        sorted_listing)
 from onespace.migrator.progress import MigratorProgress, new_stats
-from onespace.providers import make_provider
+from onespace.providers import close_all, make_provider
 from onespace.providers.base import NotFound, ProviderError
 from onespace.service import Service
 
@@ -266,12 +266,7 @@ class MigratorDaemon:
         return stats["failed"] == 0
 
     def close(self):
-        for p in self._providers.values():
-            try:
-                p.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._providers.clear()
+        close_all(self._providers)
 
     # ---- placement --------------------------------------------------------
     def _is_container_node(self):

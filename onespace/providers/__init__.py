@@ -8,7 +8,7 @@ from onespace.providers.base import (AuthFailed, IntegrityError, NotFound, Provi
 from onespace.providers.s3 import S3Provider
 from onespace.providers.swift import SwiftProvider
 
-__all__ = ["make_provider", "Provider", "RemoteObject", "ProviderError", "NotFound",
+__all__ = ["make_provider", "close_all", "Provider", "RemoteObject", "ProviderError", "NotFound",
            "RemoteUnavailable", "AuthFailed", "IntegrityError"]
 
 
@@ -32,3 +32,14 @@ def make_provider(mapping_like, bucket=None, pool_size=10, label=None):
     if protocol == "swift":
         return SwiftProvider(settings, bucket, pool_size, label)
     raise ValueError("%s: unknown protocol %r (expected 's3' or 'swift')" % (label, protocol))
+
+
+def close_all(providers):
+    """Close every provider of a ``{key: Provider}`` cache and empty it; a
+    provider that fails to close (its remote is gone) does not stop the rest."""
+    for provider in providers.values():
+        try:
+            provider.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+    providers.clear()
