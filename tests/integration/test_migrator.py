@@ -13,13 +13,9 @@ from swift.common.utils import Timestamp
 
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.integration.conftest import Daemon, status_json, wait_for, write_config
+from tests.integration.test_sync import ODD_NAMES as SYNC_ODD_NAMES
 
-ODD_NAMES = [
-    "plain.txt",
-    "with space and %25 and + plus",
-    "four-byte \U0001F600\U00010348 utf8",
-    "dir/sub dir/caf\u00e9.txt",
-    "100% sure?&=#",
+ODD_NAMES = SYNC_ODD_NAMES + [
     "long-" + "x" * 200,
     "dir-x",  # SeaweedFS lists "dir/..." before "dir-x" (tree order)
     "dir.x",
