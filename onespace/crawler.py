@@ -19,7 +19,7 @@ import time
 import eventlet
 
 from onespace import naming
-from onespace.providers import close_all, make_provider
+from onespace.providers import ProviderCache
 from onespace.providers.base import ProviderError
 from onespace.status import ProgressStore
 from onespace.sync.container import ensure_lifecycle_rule, sync_container_headers
@@ -93,7 +93,7 @@ class Crawler:
         self.backoff = Backoff(self.settings["remote_retry_max_delay"], clock)
         self.stats_sink = stats_sink
         self.pool = eventlet.GreenPool(self.settings["workers"])
-        self._providers = {}
+        self._providers = ProviderCache(self.settings["workers"])
         self._progress_ticks = 0
         self.stopping = False
         self.retry_failed = True  # on start-up and reload, failed rows get another try
@@ -111,23 +111,16 @@ class Crawler:
         bucket = mapping["aws_bucket"]
         if mapping["protocol"] == "swift":
             bucket = naming.swift_container(bucket, container, mapping.is_per_account)
-        key = (mapping.identity, bucket)
-        if key not in self._providers:
-            base = self._providers.get((mapping.identity, None))
-            if base is None:
-                base = make_provider(mapping, label=mapping.label,
-                                     pool_size=self.settings["workers"])
-                self._providers[(mapping.identity, None)] = base
-            prov = base.with_bucket(bucket) if bucket != mapping["aws_bucket"] else base
+
+        def prepare(provider):
             # Swift remotes get their container created; S3 buckets must exist
-            prov.check_access(create=mapping["protocol"] == "swift")
+            provider.check_access(create=mapping["protocol"] == "swift")
             # bucket-wide settings: once per provider, not per object
-            ensure_lifecycle_rule(mapping, mapping["account"], container, prov)
-            self._providers[key] = prov
-        return self._providers[key]
+            ensure_lifecycle_rule(mapping, mapping["account"], container, provider)
+        return self._providers.get(mapping, bucket, prepare)
 
     def close(self):
-        close_all(self._providers)
+        self._providers.close()
 
     # ---- the pass ----------------------------------------------------
     def run_pass(self):

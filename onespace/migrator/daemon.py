@@ -34,7 +34,7 @@ from onespace.migrator import decide as d
 from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
                                        sorted_listing)
 from onespace.migrator.progress import MigratorProgress, new_stats
-from onespace.providers import close_all, make_provider
+from onespace.providers import ProviderCache
 from onespace.providers.base import NotFound, ProviderError
 from onespace.service import Service
 
@@ -222,7 +222,7 @@ class MigratorDaemon:
         self.chunk = self.ms["items_chunk"]
         self.slack = self.settings["verification_slack"] * 60
         self.container_node = self._is_container_node()
-        self._providers = {}
+        self._providers = ProviderCache(self.ms["workers"])
         self._ticks = 0
         self.statsd = _statsd_client(self.settings)
         self.stopping = False
@@ -266,7 +266,7 @@ class MigratorDaemon:
         return stats["failed"] == 0
 
     def close(self):
-        close_all(self._providers)
+        self._providers.close()
 
     # ---- placement --------------------------------------------------------
     def _is_container_node(self):
@@ -308,16 +308,7 @@ class MigratorDaemon:
         return stats
 
     def _provider(self, migration, bucket):
-        key = (migration.identity, bucket)
-        if key not in self._providers:
-            base = self._providers.get((migration.identity, None))
-            if base is None:
-                base = make_provider(migration, label=migration.label,
-                                     pool_size=self.ms["workers"])
-                self._providers[(migration.identity, None)] = base
-            self._providers[key] = base if bucket == migration["aws_bucket"] \
-                else base.with_bucket(bucket)
-        return self._providers[key]
+        return self._providers.get(migration, bucket)
 
     def _migrate(self, migration, stats):
         if migration.get("propagate_account_metadata") and migration["protocol"] == "swift":

@@ -8,7 +8,7 @@ from onespace.providers.base import (AuthFailed, IntegrityError, NotFound, Provi
 from onespace.providers.s3 import S3Provider
 from onespace.providers.swift import SwiftProvider
 
-__all__ = ["make_provider", "close_all", "Provider", "RemoteObject", "ProviderError", "NotFound",
+__all__ = ["make_provider", "close_all", "ProviderCache", "Provider", "RemoteObject", "ProviderError", "NotFound",
            "RemoteUnavailable", "AuthFailed", "IntegrityError"]
 
 
@@ -43,3 +43,31 @@ def close_all(providers):
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
     providers.clear()
+
+
+class ProviderCache:
+    """The providers of a daemon's config entries, made once: one per entry
+    (its connection pool and token), and a view of it per other bucket
+    (``Provider.with_bucket``) sharing that pool."""
+
+    def __init__(self, pool_size):
+        self.pool_size = pool_size
+        self._cache = {}
+
+    def get(self, entry, bucket, on_new=None):
+        """The provider of ``entry`` for ``bucket``; ``on_new(provider)`` runs
+        once, when it is first made (bucket checks, lifecycle rules)."""
+        key = (entry.identity, bucket)
+        if key not in self._cache:
+            base = self._cache.get((entry.identity, None))
+            if base is None:
+                base = make_provider(entry, label=entry.label, pool_size=self.pool_size)
+                self._cache[(entry.identity, None)] = base
+            provider = base if bucket == entry["aws_bucket"] else base.with_bucket(bucket)
+            if on_new is not None:
+                on_new(provider)
+            self._cache[key] = provider
+        return self._cache[key]
+
+    def close(self):
+        close_all(self._cache)
