@@ -32,25 +32,39 @@ def replica_db_paths(lab, account, container):
     return paths
 
 
-def _fill(swift_dir, db_path, account, container, rows):
+def _fill(swift_dir, db_path, account, container, names, size):
     set_swift_dir(swift_dir)
     broker = ContainerBroker(db_path, account=account, container=container)
     timestamp = Timestamp.now().internal
-    for start in range(0, rows, BATCH):
+    for start in range(0, len(names), BATCH):
         broker.merge_items([
-            {"name": "row-%08d" % i, "created_at": timestamp, "size": 4096,
+            {"name": name, "created_at": timestamp, "size": size,
              "content_type": "application/octet-stream", "etag": ETAG, "deleted": 0,
              "storage_policy_index": 0}
-            for i in range(start, min(rows, start + BATCH))])
+            for name in names[start:start + BATCH]])
 
 
-def fill_container_db(lab, account, container, rows):
-    """Insert ``rows`` rows into every replica DB of an existing container."""
+class RowNames:
+    """``row-00000000`` ... as a sequence, without a million strings in memory."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self):
+        return self.rows
+
+    def __getitem__(self, part):
+        return ["row-%08d" % i for i in range(self.rows)[part]]
+
+
+def fill_container_db(lab, account, container, names, size=4096):
+    """Rows ``names`` (a sequence; RowNames for many) in every replica DB of an
+    existing container, a process per replica."""
     paths = replica_db_paths(lab, account, container)
     if len(paths) != 3 or not all(os.path.exists(p) for p in paths.values()):
         raise RuntimeError("replica DBs of %s/%s not found: %s" % (account, container, paths))
     ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_fill, args=(lab.etc, path, account, container, rows))
+    procs = [ctx.Process(target=_fill, args=(lab.etc, path, account, container, names, size))
              for path in paths.values()]
     for p in procs:
         p.start()

@@ -342,7 +342,7 @@ def bench_crawl(lab, rows, workers, workdir):
     make_bucket(lab.s3_client(), bucket)
     log("crawl: inserting %d rows into each replica DB" % rows)
     started = time.time()
-    found = crawl.fill_container_db(lab, "AUTH_test", container, rows)
+    found = crawl.fill_container_db(lab, "AUTH_test", container, crawl.RowNames(rows))
     log("crawl: %d rows in %.1fs" % (found, time.time() - started))
     mapping = lab.s3_mapping(container, bucket, exclude_pattern=".*")
     configs = tools.onespace_configs(lab, workdir, mapping, workers)

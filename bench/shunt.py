@@ -33,7 +33,6 @@ import argparse
 import datetime
 import http.client
 import json
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -42,16 +41,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-from bench.crawl import replica_db_paths
+from bench.crawl import fill_container_db
+from bench.run import log, publish
 from onespace import naming
 from onespace.lab import Lab
 
 LAB_STATE = "/tmp/onespace-shunt-bench-lab"
 LAB_PORT = 24300
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 KiB, MiB = 1024, 1024 * 1024
 CHUNK = 64 * KiB
-ETAG = "d41d8cd98f00b204e9800998ecf8427e"
 
 TARGETS = {  # name: (threshold, ">=" or "<=")
     "local GET overhead, mapped container": (0.05, "<="),
@@ -59,10 +57,6 @@ TARGETS = {  # name: (threshold, ">=" or "<=")
     "listing spliced / all local": (2.0, "<="),
     "archived GET shunt / direct": (0.80, ">="),
 }
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
 
 
 def median_round(rounds):
@@ -94,31 +88,10 @@ class Client:
         self.conn.close()
 
 
-def _fill_names(swift_dir, db_path, account, container, names):
-    from swift.common.utils import Timestamp, set_swift_dir
-    from swift.container.backend import ContainerBroker
-    set_swift_dir(swift_dir)
-    broker = ContainerBroker(db_path, account=account, container=container)
-    stamp = Timestamp.now().internal
-    for start in range(0, len(names), 10000):
-        broker.merge_items([{"name": n, "created_at": stamp, "size": 0, "deleted": 0,
-                             "content_type": "application/octet-stream", "etag": ETAG,
-                             "storage_policy_index": 0} for n in names[start:start + 10000]])
-
-
 def fill_rows(lab, container, names):
     """Container rows for ``names`` in every replica DB (no object data)."""
     lab.swift_connection("test").put_container(container)
-    paths = replica_db_paths(lab, "AUTH_test", container)
-    ctx = multiprocessing.get_context("fork")
-    procs = [ctx.Process(target=_fill_names, args=(lab.etc, p, "AUTH_test", container, names))
-             for p in paths.values()]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-        if p.exitcode:
-            raise RuntimeError("filling %s failed" % container)
+    fill_container_db(lab, "AUTH_test", container, names, size=0)
 
 
 def s3_put_many(lab, bucket, keys, threads=15):
@@ -291,14 +264,7 @@ def main(argv=None):
         ok = value <= threshold if op == "<=" else value >= threshold
         lines.append("  %-40s %7.3f  target %s %s  %s" % (name, value, op, threshold,
                                                           "PASS" if ok else "MISS"))
-    table = "\n".join(lines)
-    print(table)
-    results["table"] = table
-    os.makedirs(RESULTS, exist_ok=True)
-    out = os.path.join(RESULTS, "shunt-%s.json" % time.strftime("%Y%m%d-%H%M%S"))
-    with open(out, "w") as f:
-        json.dump(results, f, indent=1)
-    log("wrote %s" % out)
+    publish(results, "\n".join(lines), "shunt-" + time.strftime("%Y%m%d-%H%M%S"))
     return 0
 
 
