@@ -84,6 +84,14 @@ def put_s3(s3, bucket, names, meta=None, body=lambda n: ("data of " + n).encode(
                       Metadata=meta or {})
 
 
+def s3_source(lab, bucket, names, **put):
+    """A new SeaweedFS bucket holding ``names`` (see put_s3); its client."""
+    s3 = lab.s3_client()
+    s3.create_bucket(Bucket=bucket)
+    put_s3(s3, bucket, names, **put)
+    return s3
+
+
 def s3_times(s3, bucket):
     """Listing Last-Modified per key (what the migrator keeps as X-Timestamp)."""
     out, token = {}, None
@@ -238,10 +246,8 @@ def test_swift_to_swift_keeps_x_timestamp_and_follows_changes(lab, tmp_path, uni
 
 
 def test_prefix_older_than_selection_and_exclude(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-sel-" + unique
-    s3.create_bucket(Bucket=bucket)
-    put_s3(s3, bucket, ["keep/a", "keep/b.tmp", "other/c"])
+    s3 = s3_source(lab, bucket, ["keep/a", "keep/b.tmp", "other/c"])
     put_s3(s3, bucket, ["keep/gold"], meta={"class": "gold"})
     selective = migrator_config(lab, tmp_path / "sel.json", [s3_migration(
         lab, bucket, container="sel-" + unique, prefix="keep/", exclude_pattern=r".*\.tmp$")])
@@ -261,11 +267,9 @@ def test_prefix_older_than_selection_and_exclude(lab, tmp_path, unique):
 
 
 def test_pagination_with_small_chunks_and_unicode_names(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-page-" + unique
-    s3.create_bucket(Bucket=bucket)
     names = ["p %03d \u00e9\U0001F600 %s" % (i, "x" * (i % 5)) for i in range(300)]
-    put_s3(s3, bucket, names, body=lambda n: b"x")
+    s3 = s3_source(lab, bucket, names, body=lambda n: b"x")
     config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
         lab, bucket, container="page-" + unique)], migrator_settings={"items_chunk": 7})
     migrate(config)
@@ -280,11 +284,9 @@ def test_pagination_with_small_chunks_and_unicode_names(lab, tmp_path, unique):
 
 
 def test_three_nodes_copy_each_object_once(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-three-" + unique
-    s3.create_bucket(Bucket=bucket)
     names = ["obj-%03d" % i for i in range(60)]
-    put_s3(s3, bucket, names)
+    s3_source(lab, bucket, names)
     migration = s3_migration(lab, bucket, container="three-" + unique)
     configs = [migrator_config(lab, tmp_path / ("n%d.json" % n), [migration], node=n,
                                verification_slack=60) for n in (1, 2, 3)]
@@ -304,11 +306,9 @@ def test_three_nodes_copy_each_object_once(lab, tmp_path, unique):
 
 
 def test_verification_copies_what_another_node_missed(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-verify-" + unique
-    s3.create_bucket(Bucket=bucket)
     names = ["v-%02d" % i for i in range(30)]
-    put_s3(s3, bucket, names)
+    s3_source(lab, bucket, names)
     config = migrator_config(lab, tmp_path / "n1.json", [s3_migration(
         lab, bucket, container="verify-" + unique)], node=1, verification_slack=0)
     migrate(config)
@@ -322,11 +322,9 @@ def test_verification_copies_what_another_node_missed(lab, tmp_path, unique):
 
 
 def test_kill_9_mid_pass_then_restart(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-kill-" + unique
-    s3.create_bucket(Bucket=bucket)
     names = ["k-%03d" % i for i in range(200)]
-    put_s3(s3, bucket, names)
+    s3_source(lab, bucket, names)
     config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
         lab, bucket, container="kill-" + unique)],
         migrator_settings={"items_chunk": 5, "workers": 1})
@@ -363,10 +361,8 @@ def test_kill_9_mid_pass_then_restart(lab, tmp_path, unique):
 
 
 def test_corrupt_status_file_is_moved_aside_and_the_scan_restarts(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-corrupt-" + unique
-    s3.create_bucket(Bucket=bucket)
-    put_s3(s3, bucket, ["a", "b", "c"])
+    s3 = s3_source(lab, bucket, ["a", "b", "c"])
     config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
         lab, bucket, container="corrupt-" + unique)])
     migrate(config)
@@ -384,10 +380,8 @@ def test_corrupt_status_file_is_moved_aside_and_the_scan_restarts(lab, tmp_path,
 
 
 def test_invalid_storage_policy_names_the_migration(lab, tmp_path, unique):
-    s3 = lab.s3_client()
     bucket = "mig-policy-" + unique
-    s3.create_bucket(Bucket=bucket)
-    put_s3(s3, bucket, ["a"])
+    s3_source(lab, bucket, ["a"])
     bad = migrator_config(lab, tmp_path / "bad.json", [s3_migration(
         lab, bucket, container="policy-" + unique, storage_policy="platinum")])
     out = migrate(bad, expect_rc=1)
