@@ -28,6 +28,7 @@ setup(
             "onespace-migrator = onespace.cli:migrator_main",
             "onespace-config = onespace.cli:config_main",
             "onespace-status = onespace.cli:status_main",
+            "onespace-verify = onespace.verify:main",
         ],
         "paste.filter_factory": [
             "cloud-shunt = onespace.shunt:filter_factory",
