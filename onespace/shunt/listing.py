@@ -71,6 +71,32 @@ def remote_entry(obj, name, location):
             "content_location": location}
 
 
+def source_containers(names, limit, marker, end_marker, prefix, delimiter, reverse,
+                      location):
+    """Account listing entries for a source's container ``names`` (sorted):
+    the request's range, prefix and delimiter applied, in its order, at
+    most ``limit``.  They are not local yet: no objects, no bytes."""
+    out, seen_dirs = [], set()
+    for name in names:
+        if not name.startswith(prefix) or (marker and name <= marker and not reverse) or \
+                (end_marker and name >= end_marker and not reverse):
+            continue
+        if reverse and ((marker and name >= marker) or (end_marker and name <= end_marker)):
+            continue
+        cut = name.find(delimiter, len(prefix)) if delimiter else -1
+        if cut >= 0:
+            subdir = name[:cut + len(delimiter)]
+            if subdir not in seen_dirs:
+                seen_dirs.add(subdir)
+                out.append({"subdir": subdir})
+            continue
+        out.append({"name": name, "count": 0, "bytes": 0, "last_modified": None,
+                    "content_location": "%s/%s" % (location.rsplit("/", 1)[0], name)})
+    if reverse:
+        out.reverse()
+    return out[:limit]
+
+
 def listing_params(params):
     """(limit, marker, end_marker, prefix, delimiter, reverse) of a request's
     query parameters (a dict of str), with Swift's defaults.  Raises
@@ -90,23 +116,28 @@ class RemoteNames:
     ``key_prefix`` is prepended to every name (S3 default naming: the
     hash/account/container prefix; Swift: nothing); names under ``hidden``
     (the SLO manifests kept beside the objects with a custom prefix) are
-    never listed.
+    never listed; with ``only``, names outside it are not ours (a
+    migration's ``prefix``).
     """
 
-    def __init__(self, key_prefix="", hidden=None):
+    def __init__(self, key_prefix="", hidden=None, only=""):
         self.key_prefix = key_prefix
         self.hidden = hidden
+        self.only = only
 
     def key(self, name):
         return self.key_prefix + name
 
-    def name(self, key):
-        """The local name of a remote key, or None if it is not one of ours."""
+    def name(self, key, is_dir=False):
+        """The local name of a remote key (or of a directory, ``is_dir``), or
+        None if it is not one of ours."""
         if not key.startswith(self.key_prefix):
             return None
         name = key[len(self.key_prefix):]
         if not name or (self.hidden and name.startswith(self.hidden)):
             return None
+        if not name.startswith(self.only) and not (is_dir and self.only.startswith(name)):
+            return None  # (a directory above ``only`` still leads into it)
         return name
 
 

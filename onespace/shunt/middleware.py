@@ -40,7 +40,9 @@ from swift.common.swob import (
     wsgi_to_str,
 )
 from swift.common.utils import close_if_possible, get_logger, split_path
+from swift.proxy.controllers.base import clear_info_cache, get_container_info
 
+from onespace.migrator.listing import ListingOrderError, paged
 from onespace.providers import NotFound, ProviderError
 from onespace.providers.base import Listing
 from onespace.shunt import objects
@@ -50,9 +52,15 @@ from onespace.shunt.listing import (
     listing_params,
     remote_entry,
     remote_range,
+    source_containers,
     splice,
 )
-from onespace.shunt.restore import PlainRestore, SegmentedWriter, segment_present
+from onespace.shunt.restore import (
+    PlainRestore,
+    SegmentedWriter,
+    segment_present,
+    subrequest,
+)
 from onespace.shunt.routes import ConfigWatcher
 
 DEFAULT_CONF_FILE = "/etc/onespace/onespace.json"
@@ -134,6 +142,33 @@ class RemoteIter:
             stream.close()
 
 
+class Listed:
+    """Swift's own listing entries of a request, the headers of its answer
+    to keep, and whether the container was missing."""
+
+    def __init__(self, entries, headers, missing=False):
+        self.entries, self.headers, self.missing = entries, headers, missing
+
+    def respond(self, start_response, entries):
+        out = json.dumps(entries).encode("ascii")
+        start_response("200 OK", self.headers + [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(out)))])
+        return [out]
+
+
+def source_container_headers(provider):
+    """What a HEAD of a source container tells: a Swift source's counts and
+    metadata; an S3 bucket only exists (listing it raises NotFound if not)."""
+    if provider.protocol != "swift":
+        provider.list(limit=1)
+        return {}
+    wanted = ("x-container-object-count", "x-container-bytes-used", "x-timestamp",
+              "last-modified")
+    return {k.title(): v for k, v in provider.head_container().items()
+            if k in wanted or k.startswith("x-container-meta-")}
+
+
 class CloudShunt:
     def __init__(self, app, conf, logger=None):
         self.app = app
@@ -145,25 +180,36 @@ class CloudShunt:
     # ---- dispatch --------------------------------------------------------
     def __call__(self, env, start_response):
         table = self.watcher.current()
-        if not table or env["REQUEST_METHOD"] not in ("GET", "HEAD", "DELETE", "POST"):
+        method = env["REQUEST_METHOD"]
+        if not table or method not in ("GET", "HEAD", "DELETE", "POST", "PUT"):
             return self.app(env, start_response)
         try:
-            version, account, container, obj = split_path(env["PATH_INFO"], 3, 4, True)
+            version, account, container, obj = split_path(env["PATH_INFO"], 2, 4, True)
         except ValueError:
             return self.app(env, start_response)
-        if version != "v1" or obj == "":
+        if version != "v1" or obj == "" or container == "":
             return self.app(env, start_response)
-        route = table.route(wsgi_to_str(account), wsgi_to_str(container))
+        account = wsgi_to_str(account)
+        if container is None:
+            source = table.account_source(account) if method == "GET" else None
+            if source is None:
+                return self.app(env, start_response)
+            return self.account_listing(env, start_response, *source)
+        route = table.route(account, wsgi_to_str(container))
         if route is None:
             return self.app(env, start_response)
-        method = env["REQUEST_METHOD"]
         if obj is None:
             if method == "GET":
                 return self.container_listing(env, start_response, route)
-            if method == "POST":
+            if method == "HEAD" and route.is_migration:
+                return self.container_head(env, start_response, route)
+            if method == "POST" and not route.is_migration:
                 return self.container_post(env, start_response, route)
             return self.app(env, start_response)
-        if method == "POST":
+        if method == "PUT" and route.is_migration:
+            self.create_migrated_container(env, route)
+            return self.app(env, start_response)
+        if method in ("POST", "PUT"):
             return self.app(env, start_response)
         return self.object_request(env, start_response, route, wsgi_to_str(obj))
 
@@ -171,11 +217,14 @@ class CloudShunt:
     def object_request(self, env, start_response, route, name):
         req = Request(env)
         status, headers, app_iter = req.call_application(self.app)
-        if not status.startswith("404"):
+        if not status.startswith("404") or not route.serves(name):
             start_response(status, headers)
             return app_iter
         if req.method == "DELETE":
-            if route.protocol != "swift" or not route.mapping.get("propagate_delete"):
+            # a migration's source is only read; an archive's is written
+            # back only where the operator asked for deletes to propagate
+            if route.is_migration or route.protocol != "swift" or \
+                    not route.mapping.get("propagate_delete"):
                 start_response(status, headers)
                 return app_iter
             close_if_possible(app_iter)
@@ -204,7 +253,7 @@ class CloudShunt:
 
     def _manifest(self, route, name):
         """Stored manifest entries of an archived SLO (S3 remotes), or None."""
-        if route.protocol != "s3":
+        if route.protocol != "s3" or route.is_migration:
             return None
         try:
             _, body = route.provider.get(route.manifest_key(name))
@@ -322,9 +371,7 @@ class CloudShunt:
                 {k: wsgi_to_str(v) for k, v in params.items()})
         except ValueError:
             return self.app(env, start_response)
-        if params.get("format", "json").lower() != "json":
-            params["format"] = "json"
-            req.params = params
+        self._json_format(req)
         prefetch = None
         if limit and not reverse and self._authenticated(env):
             # the remote's first request runs while Swift lists (and decides
@@ -334,40 +381,135 @@ class CloudShunt:
                                       next(chunk_sizes(limit, True, REMOTE_PAGE)))
         spliced = False
         try:
-            status, headers, app_iter = req.call_application(self.app)
-            if not status.startswith(("200", "204")):
-                start_response(status, headers)
-                return app_iter
-            try:
-                body = b"".join(app_iter)
-            finally:
-                close_if_possible(app_iter)
-            try:
-                local = json.loads(body) if body.strip() else []
-                if not isinstance(local, list):
-                    raise ValueError("not a list")
-            except ValueError:
-                start_response(status, headers)
-                return [body]
+            # a container a migration has not created yet: the source's alone
+            local = self._local_listing(req, start_response, route.is_migration)
+            if not isinstance(local, Listed):
+                return local
             spliced = True
         finally:
             if prefetch is not None and not spliced:
                 prefetch.kill()
-        headers = [(k, v) for k, v in headers
-                   if k.lower() not in ("content-length", "etag", "content-type")]
         try:
             remote = self.remote_listing(route, limit, marker, end_marker, prefix,
-                                         delimiter, reverse, local, prefetch)
+                                         delimiter, reverse, local.entries, prefetch)
+        except NotFound:
+            if local.missing:
+                return HTTPNotFound(request=req)(env, start_response)
+            remote = []  # a migration whose source container is gone
         except ProviderError as e:
+            if local.missing:
+                return self._unavailable(req, route, e)(env, start_response)
             self.logger.warning("cloud-shunt: listing local entries only: %s", e)
             remote = []
-            headers.append((LISTING_WARNING, "unavailable"))
-        merged = splice(local, remote, limit, reverse)
-        out = json.dumps(merged).encode("ascii")
-        headers += [("Content-Type", "application/json; charset=utf-8"),
-                    ("Content-Length", str(len(out)))]
-        start_response("200 OK", headers)
-        return [out]
+            local.headers.append((LISTING_WARNING, "unavailable"))
+        return local.respond(start_response, splice(local.entries, remote, limit, reverse))
+
+    def _local_listing(self, req, start_response, missing_ok=False):
+        """Swift's own JSON listing of the request as a :class:`Listed`, or
+        (when it is not one: an error, a body that is no listing) Swift's
+        answer, already started.  ``missing_ok``: a 404 is an empty listing."""
+        status, headers, app_iter = req.call_application(self.app)
+        if missing_ok and status.startswith("404"):
+            close_if_possible(app_iter)
+            return Listed([], [], missing=True)
+        if not status.startswith(("200", "204")):
+            start_response(status, headers)
+            return app_iter
+        try:
+            body = b"".join(app_iter)
+        finally:
+            close_if_possible(app_iter)
+        try:
+            local = json.loads(body) if body.strip() else []
+            if not isinstance(local, list):
+                raise ValueError("not a list")
+        except ValueError:
+            start_response(status, headers)
+            return [body]
+        return Listed(local, [(k, v) for k, v in headers
+                              if k.lower() not in ("content-length", "etag", "content-type")])
+
+    def account_listing(self, env, start_response, provider, location):
+        """An account listing with the containers of its ``/*`` migration's
+        source that are not local yet (as empty containers, with
+        ``content_location``)."""
+        req = Request(env)
+        try:
+            limit, marker, end_marker, prefix, delimiter, reverse = listing_params(
+                {k: wsgi_to_str(v) for k, v in req.params.items()})
+        except ValueError:
+            return self.app(env, start_response)
+        self._json_format(req)
+        local = self._local_listing(req, start_response)
+        if not isinstance(local, Listed):
+            return local
+        try:
+            names = [e.name for e in paged(
+                lambda m: provider.list_containers(marker=m, limit=REMOTE_PAGE),
+                max_pages=MAX_REVERSE_PAGES, side="source")]
+            remote = source_containers(names, limit, marker, end_marker, prefix, delimiter,
+                                       reverse, location)
+        except (ProviderError, ListingOrderError) as e:
+            self.logger.warning("cloud-shunt: listing local containers only: %s", e)
+            remote = []
+            local.headers.append((LISTING_WARNING, "unavailable"))
+        return local.respond(start_response, splice(local.entries, remote, limit, reverse))
+
+    @staticmethod
+    def _json_format(req):
+        """Ask Swift for JSON (``listing_formats``, left of us, converts back)."""
+        params = req.params
+        if params.get("format", "json").lower() != "json":
+            params["format"] = "json"
+            req.params = params
+
+    def container_head(self, env, start_response, route):
+        """HEAD of a container a migration has not created yet: the source's."""
+        req = Request(env)
+        status, headers, app_iter = req.call_application(self.app)
+        if not status.startswith("404"):
+            start_response(status, headers)
+            return app_iter
+        close_if_possible(app_iter)
+        try:
+            found = source_container_headers(route.provider)
+        except NotFound:
+            return HTTPNotFound(request=req)(env, start_response)
+        except ProviderError as e:
+            return self._unavailable(req, route, e)(env, start_response)
+        found["Content-Location"] = route.location
+        return Response(request=req, status=204, headers={
+            k: str_to_wsgi(v) for k, v in found.items()})(env, start_response)
+
+    def create_migrated_container(self, env, route):
+        """Before an object PUT into a container its migration has not
+        created yet (Swift would answer 404): create it, as the migrator
+        will, when the source has it and Swift's auth allows the PUT."""
+        info = get_container_info(env, self.app, swift_source="SHUNT")
+        if info.get("status") != 404:
+            return
+        authorize = env.get("swift.authorize")
+        if authorize is not None and authorize(Request(env)) is not None:
+            return  # Swift answers the PUT itself (401/403)
+        try:
+            route.provider.list(limit=1)
+        except ProviderError as e:  # no source container (or no answer): Swift's 404
+            self.logger.info("cloud-shunt: not creating %s/%s: %s", route.account,
+                             route.container, e)
+            return
+        headers = {}
+        if route.mapping.get("storage_policy"):
+            headers["X-Storage-Policy"] = route.mapping["storage_policy"]
+        path = str_to_wsgi("/v1/%s/%s" % (route.account, route.container))
+        status, body = subrequest(self.app, env, "PUT", path, headers)
+        clear_info_cache(env, str_to_wsgi(route.account), str_to_wsgi(route.container))
+        if status // 100 != 2:
+            self.logger.error("cloud-shunt: creating %s/%s for %s failed: %d %s",
+                              route.account, route.container, route.mapping.label, status,
+                              body[:200].decode("utf-8", "replace"))
+        else:
+            self.logger.info("cloud-shunt: created %s/%s for %s", route.account,
+                             route.container, route.mapping.label)
 
     @staticmethod
     def _authenticated(env):
@@ -417,7 +559,7 @@ class CloudShunt:
             else:
                 page = route.provider.list(marker=key_marker, limit=next(sizes), **kwargs)
             for entry in page:
-                name = names.name(entry.name)
+                name = names.name(entry.name, entry.is_prefix)
                 if name is None or (last and name <= last):
                     continue
                 out.append(remote_entry(entry, name, route.location))

@@ -27,7 +27,7 @@ PUT_TIMEOUT = 60          # seconds a finished stream waits for the PUT's answer
 _EOF, _ABORT = object(), object()
 
 
-def _subrequest(app, env, method, path, headers, body=None, query_string=None):
+def subrequest(app, env, method, path, headers, body=None, query_string=None):
     """A pre-authorized subrequest through ``app``; its (status, body bytes)."""
     sub_env = make_pre_authed_env(env, method, path, agent="%(orig)s onespace-shunt",
                                   query_string=query_string or "", swift_source="SHUNT")
@@ -195,7 +195,7 @@ class SegmentedWriter:
             self.logger.warning("cloud-shunt: restore of SLO %s failed: a segment was "
                                 "not stored", self.path)
             return False
-        status, body = _subrequest(self.app, self.env, "PUT", self.path, self.headers,
+        status, body = subrequest(self.app, self.env, "PUT", self.path, self.headers,
                                    body=self.manifest, query_string="multipart-manifest=put")
         if 200 <= status < 300:
             self.logger.info("cloud-shunt: restored SLO %s (%d segments)", self.path,

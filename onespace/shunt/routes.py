@@ -1,8 +1,11 @@
 """Which local containers the shunt serves, and from where.
 
 :class:`RouteTable` is built from the daemon's own validated config: every
-``containers[]`` mapping with ``merge_namespaces: true``.  A :class:`Route`
-ties one local container to its remote (provider, key naming).
+``containers[]`` mapping with ``merge_namespaces: true`` (archived objects)
+and every ``migrations[]`` entry (objects not migrated yet).  A
+:class:`Route` ties one local container to its remote (provider, key
+naming).  When both name a container, the archive mapping wins: its remote
+holds what left the local cluster.
 :class:`ConfigWatcher` re-reads the file when it changes on disk (its
 inode, size or mtime), at most once per ``interval`` seconds; a broken file
 keeps the previous table and is logged once per version of the file.
@@ -31,8 +34,12 @@ class Route:
         self.container = container
         self.provider = provider
         self.protocol = mapping.get("protocol", "s3")
+        #: a migration's source: read-only, names as they are at the source
+        self.is_migration = isinstance(mapping, config_mod.Migration)
         custom = mapping.get("custom_prefix")
-        if self.protocol == "s3":
+        if self.is_migration:
+            self.names = RemoteNames("", only=mapping.get("prefix") or "")
+        elif self.protocol == "s3":
             prefix = naming.s3_listing_prefix(account, container, custom)
             hidden = None
             if custom is not None:  # manifests live inside the listing prefix
@@ -40,9 +47,7 @@ class Route:
             self.names = RemoteNames(prefix, hidden)
         else:
             self.names = RemoteNames("")
-        endpoint = mapping.get("aws_endpoint") or "https://s3.amazonaws.com"
-        self.location = "%s/%s" % (config_mod._display_endpoint(endpoint),
-                                   provider.bucket)
+        self.location = _location(mapping, provider.bucket)
 
     @property
     def label(self):
@@ -50,10 +55,14 @@ class Route:
 
     @property
     def restore(self):
-        return bool(self.mapping.get("restore_object"))
+        return not self.is_migration and bool(self.mapping.get("restore_object"))
+
+    def serves(self, name):
+        """Whether the remote may hold ``name`` (a migration only copies its prefix)."""
+        return self.names.name(self.key(name)) is not None
 
     def key(self, name):
-        if self.protocol == "s3":
+        if self.protocol == "s3" and not self.is_migration:
             return naming.s3_key(self.account, self.container, name,
                                  self.mapping.get("custom_prefix"))
         return name
@@ -67,8 +76,20 @@ class Route:
         return "%s/%s" % (self.location, quote(self.key(name)))
 
 
+def _location(entry, bucket):
+    """Where a remote bucket lives, for ``content_location`` (no credentials)."""
+    endpoint = entry.get("aws_endpoint") or "https://s3.amazonaws.com"
+    return "%s/%s" % (config_mod._display_endpoint(endpoint), bucket)
+
+
+def _is_per_account(entry):
+    if isinstance(entry, config_mod.Migration):
+        return entry.is_all_buckets
+    return entry.is_per_account
+
+
 def _mapping_key(mapping):
-    return json.dumps(dict(mapping), sort_keys=True, default=str)
+    return json.dumps([type(mapping).__name__, dict(mapping)], sort_keys=True, default=str)
 
 
 class RouteTable:
@@ -84,18 +105,21 @@ class RouteTable:
         self._providers = {}
         self._lock = threading.Lock()
         self.accounts = frozenset()
+        #: account -> its ``aws_bucket: "/*"`` migration (account listings)
+        self.account_migrations = {}
         if config is None:
             return
         old = previous._providers if previous else {}
-        for mapping in config.mappings:
-            if not mapping.get("merge_namespaces"):
-                continue
-            account, container = mapping.get("account"), mapping.get("container")
-            if mapping.is_per_account:
-                self._per_account.setdefault(account, mapping)
+        served = [m for m in config.mappings if m.get("merge_namespaces")]
+        for entry in served + list(config.migrations):
+            account, container = entry.get("account"), entry.get("container")
+            if _is_per_account(entry):
+                self._per_account.setdefault(account, entry)
+                if isinstance(entry, config_mod.Migration):
+                    self.account_migrations.setdefault(account, entry)
             else:
-                self._exact.setdefault((account, container), mapping)
-            key = _mapping_key(mapping)
+                self._exact.setdefault((account, container), entry)
+            key = _mapping_key(entry)
             if key in old:
                 self._providers[key] = old[key]
         self.accounts = frozenset([a for a, _ in self._exact] + list(self._per_account))
@@ -109,10 +133,21 @@ class RouteTable:
             base = self._providers.get(key)
             if base is None:
                 base = self._providers[key] = make_provider(mapping, pool_size=20)
+        if isinstance(mapping, config_mod.Migration):
+            # a "/*" migration keeps the source's container names
+            return base.with_bucket(container) if mapping.is_all_buckets else base
         if mapping.is_per_account and mapping.get("protocol", "s3") == "swift":
             return base.with_bucket(naming.swift_container(mapping["aws_bucket"],
                                                            container, True))
         return base
+
+    def account_source(self, account):
+        """The provider listing the source containers of ``account``'s
+        ``/*`` migration, with its location, or None."""
+        migration = self.account_migrations.get(account)
+        if migration is None:
+            return None
+        return self._provider(migration, None), _location(migration, migration["aws_bucket"])
 
     def route(self, account, container):
         """The Route of a local container, or None when it is not served."""
@@ -167,7 +202,7 @@ class ConfigWatcher:
             return False
         self.table = RouteTable(loaded, self.table)
         if self.loaded:
-            self.logger.info("cloud-shunt: reloaded %s (%d merged mappings)", self.path,
-                             len(self.table._exact) + len(self.table._per_account))
+            self.logger.info("cloud-shunt: reloaded %s (%d served mappings and migrations)",
+                             self.path, len(self.table._exact) + len(self.table._per_account))
         self.loaded = True
         return True

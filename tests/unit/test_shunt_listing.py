@@ -15,6 +15,7 @@ from onespace.shunt.listing import (
     listing_params,
     remote_entry,
     remote_range,
+    source_containers,
     splice,
     swift_time,
 )
@@ -178,3 +179,41 @@ def test_page_fill_never_stops_before_the_page_is_known(limit):
             break
     page = names(splice(objs(*local[:limit]), objs(*used), limit))
     assert page == sorted(set(local) | set(remote))[:limit]
+
+
+def test_remote_names_of_a_migration_prefix():
+    names_ = RemoteNames("", only="keep/")
+    assert names_.name("keep/1") == "keep/1"
+    assert names_.name("kee") is None            # an object above the prefix
+    assert names_.name("kee", is_dir=True) == "kee"  # a directory leading into it
+    assert names_.name("other/1") is None
+    assert names_.name("other/", is_dir=True) is None
+
+
+SOURCE = ["a", "b-1", "b-2", "c", "d"]
+LOC = "http://s3.example/*"
+
+
+def listed(entries):
+    return [e.get("name", e.get("subdir")) for e in entries]
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({}, SOURCE),
+    ({"limit": 2}, ["a", "b-1"]),
+    ({"marker": "b-1"}, ["b-2", "c", "d"]),
+    ({"end_marker": "c"}, ["a", "b-1", "b-2"]),
+    ({"prefix": "b"}, ["b-1", "b-2"]),
+    ({"delimiter": "-"}, ["a", "b-", "c", "d"]),
+    ({"reverse": True}, SOURCE[::-1]),
+    ({"reverse": True, "marker": "c", "end_marker": "a"}, ["b-2", "b-1"]),
+    ({"reverse": True, "limit": 2}, ["d", "c"]),
+])
+def test_source_containers(kwargs, expected):
+    args = dict({"limit": 10000, "marker": "", "end_marker": "", "prefix": "",
+                 "delimiter": "", "reverse": False}, **kwargs)
+    out = source_containers(SOURCE, location=LOC, **args)
+    assert listed(out) == expected
+    for e in out:
+        if "name" in e:
+            assert e["count"] == 0 and e["content_location"] == "http://s3.example/" + e["name"]
