@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from swift.common.utils import Timestamp
@@ -79,9 +80,11 @@ def last_scans(config_path):
 
 
 def put_s3(s3, bucket, names, meta=None, body=lambda n: ("data of " + n).encode()):
-    for n in names:
+    def put(n):
         s3.put_object(Bucket=bucket, Key=n, Body=body(n), ContentType="text/x-test",
                       Metadata=meta or {})
+    with ThreadPoolExecutor(8) as pool:  # boto3 clients are thread-safe
+        list(pool.map(put, names))
 
 
 def s3_source(lab, bucket, names, **put):
@@ -268,7 +271,7 @@ def test_prefix_older_than_selection_and_exclude(lab, tmp_path, unique):
 
 def test_pagination_with_small_chunks_and_unicode_names(lab, tmp_path, unique):
     bucket = "mig-page-" + unique
-    names = ["p %03d \u00e9\U0001F600 %s" % (i, "x" * (i % 5)) for i in range(300)]
+    names = ["p %04d \u00e9\U0001F600 %s" % (i, "x" * (i % 5)) for i in range(3000)]
     s3 = s3_source(lab, bucket, names, body=lambda n: b"x")
     config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
         lab, bucket, container="page-" + unique)], migrator_settings={"items_chunk": 7})
@@ -280,7 +283,7 @@ def test_pagination_with_small_chunks_and_unicode_names(lab, tmp_path, unique):
         s3.delete_object(Bucket=bucket, Key=n)
     migrate(config)
     assert local_names(conn, "page-" + unique) == sorted(set(names) - set(names[::10]))
-    assert last_scans(config)[0]["deleted"] == 30
+    assert last_scans(config)[0]["deleted"] == 300
 
 
 def test_three_nodes_copy_each_object_once(lab, tmp_path, unique):
