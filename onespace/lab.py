@@ -42,6 +42,7 @@ USERS = {
     "test": ("test", "tester", "testing", ".admin"),  # the local account
     "test2": ("test2", "tester2", "testing2", ".admin"),  # the Swift target
     "test3": ("test3", "tester3", "testing3", ".admin"),  # the s3api target
+    "test4": ("test4", "tester4", "testing4", ".admin"),  # an s3api source of its own
     "reader": ("test", "reader", "reading", ""),  # no rights unless ACLs say so
     "admin": ("admin", "admin", "admin", ".admin .reseller_admin"),
 }
@@ -570,13 +571,14 @@ class Lab:
         user, key = self.credentials(who)
         return swiftclient.Connection(self.auth_url, user, key, retries=1, **kw)
 
-    def s3_client(self, target="seaweedfs"):
-        """A boto3 client for SeaweedFS (default) or Swift's s3api (``"s3api"``)."""
+    def s3_client(self, target="seaweedfs", user="test3"):
+        """A boto3 client for SeaweedFS (default) or Swift's s3api (``"s3api"``,
+        as lab ``user``)."""
         import boto3
         from botocore.config import Config
         if target == "s3api":
             endpoint = self.proxy_url
-            key, secret = self.credentials("test3")
+            key, secret = self.credentials(user)
         else:
             endpoint, key, secret = self.s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY
         return boto3.client(

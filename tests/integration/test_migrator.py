@@ -599,3 +599,30 @@ def test_two_migrations_into_one_container_delete_only_their_own(lab, tmp_path, 
     migrate(config)
     migrate(config)
     assert local_names(conn, container) == ["a2", "b1", "b2"]
+
+
+def test_all_buckets_of_an_s3_account(lab, tmp_path, unique):
+    """``aws_bucket: "/*"`` from S3 (Swift's s3api, as lab user test4, whose
+    buckets no other test touches): every bucket becomes a local container
+    of the same name; a bucket removed at the source takes its copy along."""
+    identity, secret = lab.credentials("test4")
+    s3 = lab.s3_client("s3api", user="test4")
+    buckets = ["all-%s-%d" % (unique, i) for i in range(3)]
+    for b in buckets:
+        s3.create_bucket(Bucket=b)
+        put_s3(s3, b, ["o \u00e9", "p"])
+    dst_account = "AUTH_s3all" + unique
+    config = migrator_config(lab, tmp_path / "m.json", [{
+        "account": dst_account, "aws_bucket": "/*", "protocol": "s3",
+        "aws_endpoint": lab.proxy_url, "aws_identity": identity, "aws_secret": secret}])
+    migrate(config)
+    local = _admin_conn(lab, dst_account)
+    assert [c["name"] for c in local.get_account(prefix="all-" + unique)[1]] == buckets
+    for b in buckets:
+        assert local_names(local, b) == ["o \u00e9", "p"]
+        assert local.get_object(b, "p")[1] == b"data of p"
+    for key in ("o \u00e9", "p"):
+        s3.delete_object(Bucket=buckets[0], Key=key)
+    s3.delete_bucket(Bucket=buckets[0])
+    migrate(config)
+    assert [c["name"] for c in local.get_account(prefix="all-" + unique)[1]] == buckets[1:]
