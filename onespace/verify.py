@@ -231,8 +231,7 @@ def main(argv=None):
     try:
         config = load(args.config)
         entries = select(config, args.mapping, args.migration, args.account, args.container)
-    except ConfigError as e:
-        print("%s: invalid config:" % args.config)
+    except ConfigError as e:  # one line per problem, as onespace-config check prints them
         for line in e.problems:
             print(line)
         return 2
