@@ -100,6 +100,23 @@ def swift_segments_container(aws_bucket: str, segments_container: str,
     return aws_bucket + "_segments"
 
 
+def local_segments_container(aws_bucket: str, remote_container: str, container: str,
+                             per_account: bool) -> str | None:
+    """The local container that segments kept in the remote
+    ``remote_container`` are restored into, for an object of the local
+    ``container``: the inverse of :func:`swift_segments_container`.  A
+    non-``/*`` mapping keeps every object's segments in one remote
+    container: they come back to ``<container>_segments`` (where Swift's
+    clients put them).  None when ``remote_container`` is not onespace's."""
+    if per_account:
+        if remote_container.startswith(aws_bucket) and remote_container != aws_bucket:
+            return remote_container[len(aws_bucket):]
+        return None
+    if remote_container == aws_bucket + "_segments":
+        return container + "_segments"
+    return None
+
+
 def check_remote_key(key: str, protocol: str,
                      max_part_bytes: int | None = None) -> str | None:
     """Say why ``key`` cannot be stored remotely, or None if it can.

@@ -332,6 +332,14 @@ class SwiftProvider(Provider):
                 content_type=content_type, headers=send,
                 query_string="multipart-manifest=put"))
 
+    def get_slo_manifest(self, key):
+        """The stored manifest of an SLO (``multipart-manifest=get``: JSON
+        entries naming ``/container/segment``), as bytes."""
+        with self._connection("get manifest", key) as conn:
+            _, body = conn.get_object(self.bucket, key,
+                                      query_string="multipart-manifest=get")
+        return body
+
     def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
         """A POST replaces every POST-able header: one HEAD first carries
         over X-Delete-At, X-Object-Manifest, Content-Encoding, ... (and the

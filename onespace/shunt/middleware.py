@@ -252,9 +252,13 @@ class CloudShunt:
         return Response(request=req, status=204)
 
     def _manifest(self, route, name):
-        """Stored manifest entries of an archived SLO (S3 remotes), or None."""
-        if route.protocol != "s3" or route.is_migration:
+        """Entries of an archived SLO's manifest naming its local segments
+        (S3: the stored ``.manifests`` copy; Swift: the remote manifest's,
+        mapped back to local containers), or None."""
+        if route.is_migration:
             return None
+        if route.protocol == "swift":
+            return self._swift_manifest(route, name)
         try:
             _, body = route.provider.get(route.manifest_key(name))
         except NotFound:
@@ -277,6 +281,23 @@ class CloudShunt:
         finally:
             body.close()
         return objects.manifest_entries(b"".join(data))
+
+    def _swift_manifest(self, route, name):
+        try:
+            entries = objects.manifest_entries(route.provider.get_slo_manifest(route.key(name)))
+        except ProviderError as e:
+            self.logger.warning("cloud-shunt: %s; serving the SLO's data without it", e)
+            return None
+        if entries is None:
+            return None
+        local = []
+        for entry in entries:
+            remote_container, _, segment = entry.get("name", "").lstrip("/").partition("/")
+            container = route.local_segments_container(remote_container)
+            if container is None or not segment:
+                return None
+            local.append(dict(entry, name="/%s/%s" % (container, segment)))
+        return local
 
     def remote_object(self, req, route, name):
         key = route.key(name)

@@ -67,6 +67,12 @@ class Route:
                                  self.mapping.get("custom_prefix"))
         return name
 
+    def local_segments_container(self, remote_container):
+        """Where segments of a Swift remote's ``remote_container`` live locally."""
+        return naming.local_segments_container(
+            self.mapping["aws_bucket"], remote_container, self.container,
+            self.mapping.get("container") == "/*")
+
     def manifest_key(self, name):
         """Where an archived SLO's manifest is kept (S3 remotes only)."""
         return naming.s3_manifest_key(self.account, self.container, name,

@@ -53,6 +53,13 @@ class RemoteView:
                 for k, v in headers.from_s3_metadata(resp["Metadata"]).items()}
         return resp["Body"].read(), resp["ContentType"], meta
 
+    def delete(self, name):
+        """Remove one object (a Swift SLO manifest only, as a plain DELETE does)."""
+        if self.target == "swift":
+            self.conn.delete_object(self.bucket, self.key(name))
+        else:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.key(name))
+
     def keys(self):
         if self.target == "swift":
             try:

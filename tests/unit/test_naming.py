@@ -182,3 +182,18 @@ def test_owner_index_literal():
     # md5("obj") = be8f80182e0c983916da7338c2c1c040, md5("a") = 0cc175b9...
     assert [naming.owner_index("obj", n) for n in (2, 3, 7)] == [0, 0, 6]
     assert naming.owner_index("a", 3) == 1
+
+
+@pytest.mark.parametrize("remote, per_account, expected", [
+    ("arch_segments", False, "photos_segments"),   # one remote segments container
+    ("arch", False, None),
+    ("other_segments", False, None),
+    ("archphotos_segments", True, "photos_segments"),  # /*: prefix + local name
+    ("arch", True, None),
+    ("elsewhere", True, None),
+])
+def test_local_segments_container_inverts_swift_segments_container(remote, per_account,
+                                                                   expected):
+    assert naming.local_segments_container("arch", remote, "photos", per_account) == expected
+    if expected is not None and per_account:
+        assert naming.swift_segments_container("arch", expected, True) == remote
