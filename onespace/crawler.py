@@ -28,7 +28,10 @@ from onespace.sync.worker import DONE, FAILED, RETRY, UNKNOWN, ContainerSyncer, 
 
 LOG = logging.getLogger("onespace.crawler")
 
-LISTING_MIN_ROWS = 10  # below this, per-object HEADs are cheaper than listing pages
+# From two rows up, one listing page (1000 keys) costs fewer requests than a
+# HEAD per row; a single row is one request either way, and a HEAD is the
+# cheaper request on priced stores (an AWS LIST costs about 12 HEADs).
+LISTING_MIN_ROWS = 2
 
 
 class PassStats:
