@@ -320,7 +320,7 @@ def main():
         if p["validate"]:
             if "%s" not in p["validate"]:
                 module.fail_json(msg="validate must contain %%s: %s" % p["validate"])
-            rc, out, err = module.run_command(p["validate"] % tmp)
+            rc, out, err = module.run_command(p["validate"].replace("%s", tmp))
             if rc != 0:
                 module.fail_json(msg="%s was not changed: the new file failed '%s' (rc %d): %s"
                                  % (path, p["validate"], rc, " / ".join((err or out).strip().splitlines()[-3:])),
