@@ -4,7 +4,8 @@
 The Molecule scenarios under ``molecule/`` create and destroy their guests
 with this module; it also works by hand:
 
-    python3 tests/deploy/nspawn.py create NAME [--bind HOST:GUEST ...]
+    python3 tests/deploy/nspawn.py create NAME [--bind HOST:GUEST ...] [--bind-ro HOST:GUEST ...]
+                                      [--private-network | --netns NETNS]
     python3 tests/deploy/nspawn.py leader NAME       # PID 1 of the guest, seen from the host
     python3 tests/deploy/nspawn.py run NAME -- CMD ARGS...
     python3 tests/deploy/nspawn.py destroy NAME [--keep]
@@ -24,7 +25,10 @@ each guest is started from a cgroup directory of its own
 (``SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1``), like a Debian 12 machine.
 
 The guest shares the host's network namespace unless ``--private-network``
-is given: servers in it must use ports nobody else uses on the host.
+(only a loopback) or ``--netns NETNS`` is given: servers in it must then use
+ports nobody else uses on the host.  ``--netns`` boots the guest in the
+existing network namespace ``/run/netns/NETNS`` (``ip netns add``), whose
+interfaces and addresses the caller sets up; the namespace outlives the guest.
 Commands are run inside with ``nsenter -t <leader> -a`` (``run``); Ansible
 reaches it with the ``community.docker.nsenter`` connection plugin.
 Power-off is ``SIGRTMIN+4`` to the leader (a clean systemd shutdown), then
@@ -47,6 +51,7 @@ BUILD_ROOTFS = os.path.join(REPO, "scripts", "build-rootfs")
 GUESTS = os.environ.get("ONESPACE_GUESTS", "/var/lib/onespace-molecule/guests")
 CGROUP_ROOT = "/sys/fs/cgroup"
 CGROUP_PREFIX = "onespace-nspawn-"
+NETNS_DIR = "/run/netns"  # where `ip netns add` keeps its namespaces
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -71,6 +76,14 @@ def _alive(pid):
         return state != "Z"
     except (OSError, IndexError):
         return False
+
+
+def _pid_ns(pid):
+    """The PID namespace of a process (``pid:[inode]``), None when it is gone."""
+    try:
+        return os.readlink("/proc/%d/ns/pid" % pid)
+    except OSError:
+        return None
 
 
 def _children(pid):
@@ -142,7 +155,7 @@ class Guest:
             return "(no console output)"
 
     # ---- lifecycle ---------------------------------------------------------
-    def create(self, binds=(), private_network=False, timeout=120):
+    def create(self, binds=(), private_network=False, timeout=120, binds_ro=(), netns=None):
         """Unpack the rootfs, boot it and wait for systemd; returns the leader PID."""
         if _host_has_systemd():
             raise GuestError("this host runs systemd: start guests with machinectl/"
@@ -151,6 +164,14 @@ class Guest:
         if self.nspawn_pid:
             raise GuestError("guest %s is already running (nspawn PID %d)"
                              % (self.name, self.nspawn_pid))
+        netns_path = None
+        if netns:
+            netns_path = os.path.join(NETNS_DIR, netns)
+            if private_network:
+                raise GuestError("--private-network and --netns exclude each other")
+            if not os.path.exists(netns_path):
+                raise GuestError("no network namespace %s (ip netns add %s)"
+                                 % (netns_path, netns))
         started = time.time()
         if os.path.exists(self.dir):
             self._remove_dir()
@@ -166,10 +187,12 @@ class Guest:
                 "--timezone=off"]
         if private_network:
             argv.append("--private-network")
-        for bind in binds:
-            host = bind.split(":", 1)[0]
+        if netns_path:
+            argv.append("--network-namespace-path=" + netns_path)
+        for option, spec in [("--bind=", b) for b in binds] + [("--bind-ro=", b) for b in binds_ro]:
+            host = spec.split(":", 1)[0]
             os.makedirs(host, exist_ok=True)
-            argv.append("--bind=" + bind)
+            argv.append(option + spec)
         env = dict(os.environ)
         if any(d.startswith(os.path.join(CGROUP_ROOT, "unified")) for d in cgroups):
             env["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
@@ -193,7 +216,9 @@ class Guest:
             if proc.poll() is not None:
                 raise GuestError("systemd-nspawn for %s exited with %s; console:\n%s"
                                  % (self.name, proc.returncode, self._console_tail()))
-            kids = _children(proc.pid)
+            # nspawn forks a short-lived helper first, which starts PID 1 of the
+            # guest (as nspawn's child) in a new PID namespace: take that one
+            kids = [k for k in _children(proc.pid) if _pid_ns(k) not in (None, _pid_ns(proc.pid))]
             if kids:
                 leader = kids[0]
                 break
@@ -206,7 +231,7 @@ class Guest:
         state = self.wait_running(deadline)
         booted = time.time()
         info = {"name": self.name, "leader": leader, "nspawn_pid": proc.pid,
-                "rootfs": self.rootfs, "state": state,
+                "rootfs": self.rootfs, "state": state, "netns": netns,
                 "unpack_seconds": round(unpacked - started, 2),
                 "boot_seconds": round(booted - unpacked, 2)}
         with open(os.path.join(self.dir, "guest.json"), "w") as f:
@@ -345,7 +370,12 @@ def main(argv=None):
     c = sub.add_parser("create", help="unpack, boot, wait for systemd; prints JSON")
     c.add_argument("name")
     c.add_argument("--bind", action="append", default=[], metavar="HOST[:GUEST]")
-    c.add_argument("--private-network", action="store_true")
+    c.add_argument("--bind-ro", action="append", default=[], metavar="HOST[:GUEST]",
+                   help="bind a host directory read-only")
+    c.add_argument("--private-network", action="store_true",
+                   help="a network namespace of its own with only a loopback")
+    c.add_argument("--netns", metavar="NETNS",
+                   help="boot in the network namespace /run/netns/NETNS (ip netns add)")
     c.add_argument("--timeout", type=int, default=120)
     d = sub.add_parser("destroy", help="power off, remove cgroups and the guest's files")
     d.add_argument("name")
@@ -360,7 +390,7 @@ def main(argv=None):
     try:
         if args.cmd == "create":
             info = Guest(args.name, args.guests_dir).create(
-                args.bind, args.private_network, args.timeout)
+                args.bind, args.private_network, args.timeout, args.bind_ro, args.netns)
             print(json.dumps(info))
         elif args.cmd == "destroy":
             print(json.dumps(Guest(args.name, args.guests_dir).destroy(args.keep)))

