@@ -29,14 +29,15 @@ demo-stop: venv
 test: deps venv
 	$(PY) -m pytest tests
 	tests/deploy/lint
-	tests/deploy/run-molecule
+	tests/deploy/run-molecule default cluster
 
 lint: venv
 	tests/deploy/lint
 
 # Molecule on real systemd: systemd-nspawn guests booted from a cached debootstrap rootfs
+# (default: one all-in-one guest; cluster: three air-gapped guests with their own addresses)
 deploy-test: venv
-	tests/deploy/run-molecule
+	tests/deploy/run-molecule default cluster
 
 unit: venv
 	$(PY) -m pytest tests/unit
