@@ -101,8 +101,14 @@ def decide_object(local, remote, mapping, remote_has_metadata=True, delete_at=No
         return Decision(Action.LARGE, "large object")
     if already_expired(delete_at, time.time() if now is None else now):
         return Decision(Action.SKIP, "remote expiry %d has passed" % delete_at)
-    if remote is None or not same_data(local, remote):
-        return Decision(Action.UPLOAD, "remote missing" if remote is None else "remote differs")
+    if remote is None:
+        return Decision(Action.UPLOAD, "remote missing")
+    if not same_data(local, remote):
+        if not remote_has_metadata and remote.size == local.size and "-" in (remote.etag or ""):
+            # a multipart upload's ETag: the MD5 it stands for is in the
+            # metadata (swift-source-etag), which a listing does not show
+            return Decision(Action.HEAD_REMOTE, "multipart ETag; source ETag unknown")
+        return Decision(Action.UPLOAD, "remote differs")
     if not remote_has_metadata:
         return Decision(Action.HEAD_REMOTE, "same data; metadata unknown")
     return decide_same_data(local, remote, mapping, delete_at)

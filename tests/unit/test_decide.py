@@ -59,6 +59,12 @@ def test_decide_row(r, m, expected):
      Action.NOTHING),                                                     # case-insensitive keys
     (local(ctype="image/png"), remote(), True, mapping(), Action.POST_METADATA),
     (local(), remote(), False, mapping(), Action.HEAD_REMOTE),            # listing only
+    # a listed multipart ETag: only the metadata (swift-source-etag) can tell
+    (local(), remote(etag="0" * 32 + "-3"), False, mapping(), Action.HEAD_REMOTE),
+    (local(), remote(etag="0" * 32 + "-3", size=4), False, mapping(), Action.UPLOAD),
+    (local(), remote(etag="0" * 32 + "-3"), True, mapping(), Action.UPLOAD),
+    (local(), remote(etag="0" * 32 + "-3", internal={"swift-source-etag": ETAG}), True,
+     mapping(), Action.NOTHING),
     (local(), None, False, mapping(), Action.UPLOAD),
     (local(meta={"Class": "gold"}), None, True,
      mapping(selection_criteria={"x-object-meta-class": "silver"}), Action.SKIP),
