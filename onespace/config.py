@@ -521,6 +521,9 @@ class Migration(_Entry):
     def is_all_buckets(self):
         return self.get('aws_bucket') == '/*'
 
+    #: as for a ``containers[]`` mapping: every container of the account
+    is_per_account = is_all_buckets
+
     @property
     def label(self):
         local = '%s/%s' % (self.get('account'), self.get('container', '*'))

@@ -29,6 +29,7 @@ import uuid
 from dataclasses import dataclass
 
 from onespace import naming
+from onespace.config import Migration
 
 DEFAULT_CONFIG = "/etc/onespace/onespace.json"
 
@@ -70,7 +71,7 @@ def plan(entry, read_only, token):
     """The checks for a ``containers[]`` mapping or a ``migrations[]`` entry;
     ``token`` makes the test object's name unique."""
     name = "%s/%s" % (TEST_NAME, token)
-    if not hasattr(entry, "is_per_account"):  # a migration: the source is only read
+    if isinstance(entry, Migration):  # a migration: the source is only read
         if entry.is_all_buckets:
             return Plan(entry, None)
         return Plan(entry, entry["aws_bucket"], prefix=entry.get("prefix") or "")
@@ -111,7 +112,7 @@ def run(plan_, providers, sleep=time.sleep):
         if entry["protocol"] == "swift":
             _step("HEAD account", provider.head_account)
         _step("list containers", provider.list_containers, limit=1)
-        if hasattr(entry, "is_per_account"):
+        if not isinstance(entry, Migration):
             return "account checked; onespace-sync creates each <aws_bucket><container>"
         return "read-only"
     try:

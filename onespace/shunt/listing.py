@@ -72,16 +72,15 @@ def remote_entry(obj, name, location):
 
 
 def source_containers(names, limit, marker, end_marker, prefix, delimiter, reverse,
-                      location):
-    """Account listing entries for a source's container ``names`` (sorted):
-    the request's range, prefix and delimiter applied, in its order, at
-    most ``limit``.  They are not local yet: no objects, no bytes."""
+                      endpoint):
+    """Account listing entries for a source's container ``names`` (sorted),
+    living at ``endpoint``: the request's range, prefix and delimiter
+    applied, in its order, at most ``limit``.  They are not local yet: no
+    objects, no bytes."""
+    low, high = remote_range(marker, end_marker, reverse, (), limit)
     out, seen_dirs = [], set()
     for name in names:
-        if not name.startswith(prefix) or (marker and name <= marker and not reverse) or \
-                (end_marker and name >= end_marker and not reverse):
-            continue
-        if reverse and ((marker and name >= marker) or (end_marker and name <= end_marker)):
+        if not name.startswith(prefix) or (low and name <= low) or (high and name >= high):
             continue
         cut = name.find(delimiter, len(prefix)) if delimiter else -1
         if cut >= 0:
@@ -91,7 +90,7 @@ def source_containers(names, limit, marker, end_marker, prefix, delimiter, rever
                 out.append({"subdir": subdir})
             continue
         out.append({"name": name, "count": 0, "bytes": 0, "last_modified": None,
-                    "content_location": "%s/%s" % (location.rsplit("/", 1)[0], name)})
+                    "content_location": "%s/%s" % (endpoint, name)})
     if reverse:
         out.reverse()
     return out[:limit]

@@ -450,7 +450,7 @@ class CloudShunt:
         return Listed(local, [(k, v) for k, v in headers
                               if k.lower() not in ("content-length", "etag", "content-type")])
 
-    def account_listing(self, env, start_response, provider, location):
+    def account_listing(self, env, start_response, provider, endpoint):
         """An account listing with the containers of its ``/*`` migration's
         source that are not local yet (as empty containers, with
         ``content_location``)."""
@@ -469,7 +469,7 @@ class CloudShunt:
                 lambda m: provider.list_containers(marker=m, limit=REMOTE_PAGE),
                 max_pages=MAX_REVERSE_PAGES, side="source")]
             remote = source_containers(names, limit, marker, end_marker, prefix, delimiter,
-                                       reverse, location)
+                                       reverse, endpoint)
         except (ProviderError, ListingOrderError) as e:
             self.logger.warning("cloud-shunt: listing local containers only: %s", e)
             remote = []
@@ -513,7 +513,7 @@ class CloudShunt:
         if authorize is not None and authorize(Request(env)) is not None:
             return  # Swift answers the PUT itself (401/403)
         try:
-            route.provider.list(limit=1)
+            source_container_headers(route.provider)
         except ProviderError as e:  # no source container (or no answer): Swift's 404
             self.logger.info("cloud-shunt: not creating %s/%s: %s", route.account,
                              route.container, e)

@@ -82,16 +82,14 @@ class Route:
         return "%s/%s" % (self.location, quote(self.key(name)))
 
 
+def _endpoint(entry):
+    """An entry's remote endpoint as shown to clients (no credentials)."""
+    return config_mod._display_endpoint(entry.get("aws_endpoint") or "https://s3.amazonaws.com")
+
+
 def _location(entry, bucket):
-    """Where a remote bucket lives, for ``content_location`` (no credentials)."""
-    endpoint = entry.get("aws_endpoint") or "https://s3.amazonaws.com"
-    return "%s/%s" % (config_mod._display_endpoint(endpoint), bucket)
-
-
-def _is_per_account(entry):
-    if isinstance(entry, config_mod.Migration):
-        return entry.is_all_buckets
-    return entry.is_per_account
+    """Where a remote bucket lives, for ``content_location``."""
+    return "%s/%s" % (_endpoint(entry), bucket)
 
 
 def _mapping_key(mapping):
@@ -119,7 +117,7 @@ class RouteTable:
         served = [m for m in config.mappings if m.get("merge_namespaces")]
         for entry in served + list(config.migrations):
             account, container = entry.get("account"), entry.get("container")
-            if _is_per_account(entry):
+            if entry.is_per_account:
                 self._per_account.setdefault(account, entry)
                 if isinstance(entry, config_mod.Migration):
                     self.account_migrations.setdefault(account, entry)
@@ -149,11 +147,11 @@ class RouteTable:
 
     def account_source(self, account):
         """The provider listing the source containers of ``account``'s
-        ``/*`` migration, with its location, or None."""
+        ``/*`` migration, with the endpoint they live at, or None."""
         migration = self.account_migrations.get(account)
         if migration is None:
             return None
-        return self._provider(migration, None), _location(migration, migration["aws_bucket"])
+        return self._provider(migration, None), _endpoint(migration)
 
     def route(self, account, container):
         """The Route of a local container, or None when it is not served."""

@@ -191,7 +191,7 @@ def test_remote_names_of_a_migration_prefix():
 
 
 SOURCE = ["a", "b-1", "b-2", "c", "d"]
-LOC = "http://s3.example/*"
+LOC = "http://s3.example"
 
 
 def listed(entries):
@@ -212,7 +212,7 @@ def listed(entries):
 def test_source_containers(kwargs, expected):
     args = dict({"limit": 10000, "marker": "", "end_marker": "", "prefix": "",
                  "delimiter": "", "reverse": False}, **kwargs)
-    out = source_containers(SOURCE, location=LOC, **args)
+    out = source_containers(SOURCE, endpoint=LOC, **args)
     assert listed(out) == expected
     for e in out:
         if "name" in e:
