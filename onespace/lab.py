@@ -515,10 +515,16 @@ class Lab:
                 time.sleep(0.1)
 
     def _wait_auth(self, deadline):
-        """tempauth answers once memcached and the proxy both work."""
+        """tempauth answers once memcached and the proxy both work.  Then every
+        lab account is made (a POST autocreates it): the proxy caches an
+        account's absence for a minute, so a container listed right after
+        the account's first object PUT would otherwise still be a 404."""
         while True:
             try:
                 self.swift_connection("test").head_account()
+                for who, (_, _, _, groups) in USERS.items():
+                    if ".admin" in groups:
+                        self.swift_connection(who).post_account({})
                 return
             except Exception as e:  # noqa: BLE001 - report the last failure
                 if time.time() > deadline:

@@ -188,6 +188,23 @@ class _BytesReader:
         return self._f.read(n)
 
 
+class _SegmentCopies:
+    """What copying one source SLO/DLO's segments has done so far."""
+
+    def __init__(self):
+        self.written = []     # (local container, name) written outside the job's container
+        self.bytes = 0
+        self._ensured = set()
+
+    def ensure(self, daemon, job, source_container):
+        """The local container for ``source_container``'s segments, made if missing."""
+        local = d.local_container(source_container, job.bucket, job.container)
+        if local != job.container and local not in self._ensured:
+            daemon._ensure_container(job, local)
+            self._ensured.add(local)
+        return local
+
+
 class Job:
     """One (migration, source bucket, local container) scan."""
 
@@ -476,7 +493,7 @@ class MigratorDaemon:
                     return self._post(job, source)
                 if decision.action == d.Action.COPY:
                     result = self._copy(job, source)
-                    if (result.get("copied") and local is not None and local.is_slo
+                    if (result.get("copied") and local is not None and local.own_segments
                             and local.migrated_unmodified):
                         self._delete_segments(job, source.name, local.migrated_ts)
                     return result
@@ -500,8 +517,8 @@ class MigratorDaemon:
         finally:
             self.tick()
 
-    def _head_local(self, job, name):
-        path = self.cluster.client.make_path(job.account, job.container, name)
+    def _head_local(self, job, name, container=None):
+        path = self.cluster.client.make_path(job.account, container or job.container, name)
         resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
         close_if_possible(resp.app_iter)
         if resp.status_int == 404:
@@ -522,28 +539,20 @@ class MigratorDaemon:
                 return {}
             if not self._selected(job, head):
                 return {"skipped": 1}
-        obj, body = job.provider.get(source.name)
+        swift_source = job.provider.protocol == "swift"
+        # a Swift source's SLO/DLO comes as its manifest, to be rebuilt here
+        obj, body = job.provider.get(source.name, manifest=True) if swift_source \
+            else job.provider.get(source.name)
         try:
-            meta = self._user_metadata(job.provider, obj)
+            if swift_source and d.is_manifest(obj.headers):
+                return self._copy_manifest(job, job.bucket, source.name, obj, body,
+                                           source.etag or obj.etag)
             if not self._selected(job, obj):
                 return {"skipped": 1}
             when = self._source_time(job.provider, obj, source)
-            headers = {"X-Timestamp": when.internal}
-            if obj.content_type:
-                headers["Content-Type"] = str_to_wsgi(obj.content_type)
-            for name in KEPT_HEADERS:
-                if obj.headers.get(name):
-                    headers[name.title()] = obj.headers[name]
-            for k, v in meta.items():
-                headers[str_to_wsgi("X-Object-Meta-" + k)] = str_to_wsgi(v)
-            large = ("x-static-large-object" in obj.headers or "x-object-manifest" in obj.headers)
-            etag = obj.etag or ""
-            if d._plain_md5(etag) and not large:
-                headers["ETag"] = etag
-            headers.update(d.migrated_headers(when, source.etag or etag, job.mid))
+            headers = self._copy_headers(job, obj, when, source.etag or obj.etag)
             plan = self._multipart_plan(job, source, obj)
             if plan is not None:
-                headers.pop("ETag", None)
                 result = self._copy_as_slo(job, source.name, obj.size, body, dict(headers),
                                            when, plan, source.etag)
                 if result is not None:
@@ -551,24 +560,135 @@ class MigratorDaemon:
                 # the parts were not of the sizes assumed: read it again below
                 body.close()
                 obj, body = job.provider.get(source.name)
-                plan = None
             if obj.size is not None and obj.size > constraints.MAX_FILE_SIZE:
-                headers.pop("ETag", None)
                 return self._copy_as_slo(job, source.name, obj.size, body, headers, when,
                                          d.segment_plan(obj.size, constraints.MAX_FILE_SIZE))
-            headers["Content-Length"] = str(obj.size)
-            reader = _Reader(body, self.tick)
-            path = self.writer.make_path(job.account, job.container, source.name)
-            resp = self.writer.make_request("PUT", path, headers, (2, 409), body_file=reader)
-            close_if_possible(resp.app_iter)
-            if resp.status_int == 409:
-                return {"kept_local": 1}  # something newer is there (e.g. a local delete)
-            if reader.count != obj.size:
-                return self._fail(job, source.name, "short read: %d of %d bytes"
-                                  % (reader.count, obj.size))
-            return {"copied": 1, "bytes": reader.count}
+            return self._put_object(job, job.container, source.name, obj, body, headers)
         finally:
             body.close()
+
+    def _copy_headers(self, job, obj, when, source_etag):
+        """What a copy of source ``obj`` is written with: its Content-Type,
+        kept headers and metadata, the source's time and the migrated marks."""
+        headers = self._object_headers(job, obj)
+        headers["X-Timestamp"] = when.internal
+        headers.update(d.migrated_headers(when, source_etag, job.mid))
+        return headers
+
+    def _put_object(self, job, container, name, obj, body, headers):
+        """One PUT streaming ``body``; the source's MD5, when it has a plain
+        one, goes along as ETag for the object servers to check."""
+        headers = dict(headers, **{"Content-Length": str(obj.size)})
+        if d._plain_md5(obj.etag or ""):
+            headers["ETag"] = obj.etag
+        reader = _Reader(body, self.tick)
+        path = self.writer.make_path(job.account, container, name)
+        resp = self.writer.make_request("PUT", path, headers, (2, 409), body_file=reader)
+        close_if_possible(resp.app_iter)
+        if resp.status_int in (202, 409):
+            # as new or newer is there (a local delete, or the same copy made
+            # by a racing worker: the proxy turns the object servers' 409 into 202)
+            return {"kept_local": 1}
+        if reader.count != obj.size:
+            return self._fail(job, name, "short read: %d of %d bytes" % (reader.count, obj.size))
+        return {"copied": 1, "bytes": reader.count}
+
+    # ---- a Swift source's SLOs and DLOs -----------------------------------
+    def _copy_manifest(self, job, container, name, raw, body, source_etag, depth=0):
+        """A Swift source's SLO or DLO (``raw``/``body``: its
+        ``multipart-manifest=get``) as a manifest of the same kind over copies
+        of its segments, each with the migrated marks.  Segments beside the
+        manifest go into the migration's container with their source time;
+        others into containers of their own name; identical ones already here
+        are not copied again.  A failure removes the segments this copy wrote outside
+        the migration's container (those inside are objects its scan copies
+        anyway).  Nested SLOs recurse, as deep as Swift allows them."""
+        data = b"".join(body)  # a manifest: at most Swift's max_manifest_size
+        local_name = d.local_container(container, job.bucket, job.container)
+        is_slo = not raw.headers.get("x-object-manifest")
+        # a manifest GET carries the SLO's metadata but not its Content-Type
+        obj = self._source(job, container).head(name) if is_slo else raw
+        if obj is None:
+            return {}
+        if not self._selected(job, obj):
+            return {"skipped": 1}
+        when = self._source_time(job.provider, obj, None)
+        headers = self._copy_headers(job, obj, when, source_etag)
+        copy = _SegmentCopies()
+        try:
+            if is_slo:
+                manifest = [self._copy_slo_entry(job, entry, copy, depth)
+                            for entry in json.loads(data)]
+                data = json.dumps(manifest).encode("utf-8")
+            else:
+                seg_container, prefix = d.dlo_location(raw.headers["x-object-manifest"])
+                source = self._source(job, seg_container)
+                listing = paged(lambda m: [e for e in source.list(prefix=prefix, marker=m,
+                                                                  limit=self.chunk)
+                                           if not e.is_prefix], prefix, max_pages=100000)
+                for entry in d.dlo_segments(listing, container, name, seg_container):
+                    self._copy_segment(job, seg_container, entry.name, entry.etag, copy)
+                headers["X-Object-Manifest"] = d.local_dlo_header(
+                    raw.headers["x-object-manifest"], job.bucket, job.container)
+            status = self._put_manifest(job, local_name, name, headers, data, slo=is_slo)
+        except BaseException as e:
+            self._remove_objects(job.account, copy.written)
+            if depth or not isinstance(e, (MigrationError, UnexpectedResponse, ProviderError,
+                                           ValueError)):
+                raise
+            return self._fail(job, name, "large object copy failed: %s" % e)
+        if status == 409:
+            self._remove_objects(job.account, copy.written)
+            return {"kept_local": 1}
+        return {"copied": 1, "bytes": copy.bytes + len(data)}
+
+    def _copy_slo_entry(self, job, entry, copy, depth):
+        """Copy what one stored SLO entry names; its ``multipart-manifest=put`` entry."""
+        seg_container, seg_name = d.slo_segment(entry)
+        if entry.get("sub_slo"):
+            if depth >= 10:
+                raise MigrationError("SLOs nested deeper than 10 at %s/%s"
+                                     % (seg_container, seg_name))
+            copy.ensure(self, job, seg_container)
+            raw, body = self._source(job, seg_container).get(seg_name, manifest=True)
+            try:
+                self._copy_manifest(job, seg_container, seg_name, raw, body, entry.get("hash"),
+                                    depth + 1)
+            finally:
+                body.close()
+        else:
+            self._copy_segment(job, seg_container, seg_name, entry.get("hash"), copy)
+        return d.slo_put_entry(entry, d.local_container(seg_container, job.bucket,
+                                                        job.container))
+
+    def _copy_segment(self, job, container, name, etag, copy):
+        """One segment of a source manifest, unless an identical copy is here."""
+        local_name = copy.ensure(self, job, container)
+        local = self._head_local(job, name, local_name)
+        if local is not None and etag and local.etag == etag.lower():
+            return
+        obj, body = self._source(job, container).get(name)
+        try:
+            # beside the manifest a segment keeps its source time, so its own
+            # listing entry is in sync; elsewhere it is written now, so a later
+            # copy is never older than the removal of an earlier failed one
+            when = d.ts(obj.headers.get("x-timestamp")) if local_name == job.container \
+                else None
+            when = when or Timestamp.now()
+            headers = self._copy_headers(job, obj, when, obj.etag)
+            result = self._put_object(job, local_name, name, obj, body, headers)
+        finally:
+            body.close()
+        if result.get("failed"):
+            raise MigrationError("segment %s/%s not copied" % (container, name))
+        if result.get("copied"):
+            copy.bytes += result["bytes"]
+            if local_name != job.container:
+                copy.written.append((local_name, name))
+
+    def _source(self, job, container):
+        """The source provider of ``container`` (the job's own, or a sibling)."""
+        return job.provider if container == job.bucket else job.provider.with_bucket(container)
 
     def _multipart_plan(self, job, source, obj):
         """Segments matching an S3 multipart object's parts, or None.
@@ -597,6 +717,7 @@ class MigratorDaemon:
         seg_container = d.segments_container(job.container)
         self._ensure_container(job, seg_container)
         prefix = d.segment_prefix(name, when)
+        headers.update(d.own_segments_headers())
         reader = _Reader(body, self.tick)
         done = []
         try:
@@ -608,7 +729,7 @@ class MigratorDaemon:
                 resp = self.writer.make_request("PUT", path, {"Content-Length": str(length)},
                                                 (2,), body_file=part)
                 close_if_possible(resp.app_iter)
-                done.append(seg_name)
+                done.append((seg_container, seg_name))
                 etag = resp.headers.get("Etag", "").strip('"')
                 if part.count != length or etag != part.md5.hexdigest():
                     raise MigrationError("segment %d of %r: short read or checksum mismatch"
@@ -619,34 +740,41 @@ class MigratorDaemon:
                     [m["etag"] for m in manifest]) != multipart_etag:
                 LOG.info("%s: %r: parts of unequal sizes; copied again whole",
                          job.migration.label, name)
-                self._remove_segments(job.account, seg_container, done)
+                self._remove_objects(job.account, done)
                 return None
-            data = json.dumps(manifest).encode("utf-8")
-            headers["Content-Length"] = str(len(data))
-            path = self.slo_writer.make_path(job.account, job.container, name)
-            resp = self.slo_writer.make_request(
-                "PUT", path + "?multipart-manifest=put", headers, (2, 409),
-                body_file=_BytesReader(data))
-            body_text = b"".join(resp.app_iter)
-            if resp.status_int == 409:
-                self._remove_segments(job.account, seg_container, done)
+            status = self._put_manifest(job, job.container, name, headers,
+                                        json.dumps(manifest).encode("utf-8"), slo=True)
+            if status == 409:
+                self._remove_objects(job.account, done)
                 return {"kept_local": 1}
         except BaseException as e:
-            self._remove_segments(job.account, seg_container, done)
+            self._remove_objects(job.account, done)
             if isinstance(e, (MigrationError, UnexpectedResponse)):
                 return self._fail(job, name, "large object copy failed: %s" % e)
             raise
-        del body_text
         return {"copied": 1, "bytes": reader.count}
 
-    def _remove_segments(self, account, seg_container, names):
-        for seg in names:
+    def _put_manifest(self, job, container, name, headers, data, slo):
+        """PUT an SLO manifest (``multipart-manifest=put``, through the slo
+        middleware) or a DLO manifest object; the status (2xx or 409)."""
+        writer = self.slo_writer if slo else self.writer
+        path = writer.make_path(job.account, container, name)
+        if slo:
+            path += "?multipart-manifest=put"
+        headers = dict(headers, **{"Content-Length": str(len(data))})
+        resp = writer.make_request("PUT", path, headers, (2, 409), body_file=_BytesReader(data))
+        b"".join(resp.app_iter)  # the slo middleware reports errors in the body
+        return resp.status_int
+
+    def _remove_objects(self, account, names):
+        """Best effort: DELETE each (container, object) of ``names``."""
+        for container, obj in names:
             try:
-                path = self.writer.make_path(account, seg_container, seg)
+                path = self.writer.make_path(account, container, obj)
                 resp = self.writer.make_request("DELETE", path, {}, (2, 404))
                 close_if_possible(resp.app_iter)
             except Exception:  # noqa: BLE001 - best effort; logged
-                LOG.warning("could not remove segment %s/%s", seg_container, seg)
+                LOG.warning("could not remove segment %s/%s", container, obj)
 
     def _delete_segments(self, job, name, migrated_ts):
         """Remove the segments of a migrated SLO version (after it was replaced or deleted)."""
@@ -655,7 +783,7 @@ class MigratorDaemon:
         names = [e.name for e in paged(
             lambda m: self._list_local(job.account, seg_container, prefix, m), prefix,
             max_pages=10000)]
-        self._remove_segments(job.account, seg_container, names)
+        self._remove_objects(job.account, [(seg_container, n) for n in names])
 
     def _object_headers(self, job, obj):
         """Content-Type, kept headers and user metadata of a source object, for Swift."""
@@ -709,7 +837,8 @@ class MigratorDaemon:
             t = d.ts(obj.headers.get("x-timestamp"))
             if t is not None:
                 return t
-        candidates = [t for t in (source.timestamp, d.ts(obj.last_modified)) if t is not None]
+        candidates = [t for t in (source and source.timestamp, d.ts(obj.last_modified))
+                      if t is not None]
         return max(candidates) if candidates else Timestamp.now()
 
     def _delete_local(self, job, name, local):
@@ -721,7 +850,7 @@ class MigratorDaemon:
             return {"kept_local": 1}
         if resp.status_int // 100 != 2:
             return {}
-        if local.is_slo:
+        if local.own_segments:
             self._delete_segments(job, name, local.migrated_ts)
         return {"deleted": 1}
 

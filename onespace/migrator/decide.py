@@ -13,6 +13,13 @@ copy replaces them, a client cannot set them through the proxy):
 * ``X-Object-Sysmeta-Onespace-Migrated-Etag``: the source's ETag;
 * ``X-Object-Sysmeta-Onespace-Migration``: which migration wrote it.
 
+An SLO the migrator cut into segments itself (an object over the local
+max_file_size, an S3 multipart upload) also carries
+``X-Object-Sysmeta-Onespace-Migrated-Segments``: its segments are the
+migrator's and go with it.  A Swift source's own SLO or DLO arrives as a
+manifest over copies of the source's segments; those are objects in their
+own right and stay when the manifest goes, as in Swift.
+
 A local object is *the migrated, unmodified one* only when those fields
 are there and its X-Timestamp still equals the recorded one: a local
 overwrite drops the sysmeta, a local POST moves the X-Timestamp.  Only
@@ -30,6 +37,7 @@ from onespace.selection import excluded, matches_criteria
 SYSMETA_TS = "x-object-sysmeta-onespace-migrated-ts"
 SYSMETA_ETAG = "x-object-sysmeta-onespace-migrated-etag"
 SYSMETA_MIGRATION = "x-object-sysmeta-onespace-migration"
+SYSMETA_SEGMENTS = "x-object-sysmeta-onespace-migrated-segments"
 # set by the migrator's own metadata POSTs; any other POST replaces it
 TRANSIENT_TS = "x-object-transient-sysmeta-onespace-migrated-ts"
 
@@ -80,7 +88,7 @@ class LocalState:
     migrated_ts: Timestamp = None  # sysmeta: what the migrator wrote
     migrated_etag: str = None
     migration: str = None
-    is_slo: bool = False
+    own_segments: bool = False     # an SLO whose segments the migrator cut
     posted_ts: Timestamp = None    # transient sysmeta: the migrator's last metadata POST
 
     @classmethod
@@ -88,7 +96,7 @@ class LocalState:
         h = {k.lower(): v for k, v in headers.items()}
         return cls((h.get("etag") or "").strip('"').lower(), ts(h.get("x-timestamp")),
                    ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION),
-                   h.get("x-static-large-object", "").lower() in ("1", "true", "yes"),
+                   h.get(SYSMETA_SEGMENTS) == "1",
                    ts(h.get(TRANSIENT_TS)))
 
     @property
@@ -239,6 +247,11 @@ def segments_container(container):
     return container + "_segments"
 
 
+def own_segments_headers():
+    """The mark of an SLO whose segments the migrator cut (they go with it)."""
+    return {SYSMETA_SEGMENTS: "1"}
+
+
 def segment_prefix(name, migrated_ts):
     """Segments of one migrated version: ``<object>/<X-Timestamp>/``, so an
     older version's segments can be found and removed after a new copy."""
@@ -315,3 +328,68 @@ def account_headers(source_headers):
                 ("x-account-meta-quota", "x-account-meta-temp-url-key")):
             out[name] = value
     return out
+
+
+# ---- a Swift source's own large objects ------------------------------------
+
+def is_manifest(headers):
+    """Is a Swift source object (``multipart-manifest=get`` headers, lowercase
+    names) an SLO or a DLO manifest?"""
+    return (headers.get("x-static-large-object", "").lower() in ("1", "true", "yes")
+            or "x-object-manifest" in headers)
+
+
+def local_container(source_container, source_bucket, container):
+    """Where a segment of ``source_container`` goes: the migration's own
+    container when the segment lives beside its manifest (so a renamed
+    container keeps its segments inside), else the same name."""
+    return container if source_container == source_bucket else source_container
+
+
+def slo_segment(entry):
+    """(container, object) of an SLO manifest entry (``multipart-manifest=get``
+    form: ``name`` is ``/container/object``)."""
+    path = entry["name"]
+    container, sep, obj = path.lstrip("/").partition("/")
+    if not path.startswith("/") or not sep or not container or not obj:
+        raise ValueError("SLO segment path %r is not /container/object" % path)
+    return container, obj
+
+
+def slo_put_entry(entry, container):
+    """The ``multipart-manifest=put`` entry for a stored entry whose segment
+    now lives in local ``container``."""
+    _, obj = slo_segment(entry)
+    out = {"path": "/%s/%s" % (container, obj), "etag": entry.get("hash"),
+           "size_bytes": entry.get("bytes")}
+    if entry.get("range"):
+        out["range"] = entry["range"]
+    return out
+
+
+def dlo_location(header):
+    """(container, prefix) of an X-Object-Manifest value (Swift unquotes it)."""
+    from urllib.parse import unquote
+    container, sep, prefix = unquote(header).partition("/")
+    if not sep or not container:
+        raise ValueError("X-Object-Manifest %r is not container/prefix" % header)
+    return container, prefix
+
+
+def local_dlo_header(header, source_bucket, container):
+    """The X-Object-Manifest of the local copy: the segments' container
+    mapped as :func:`local_container` maps it, the prefix as it was."""
+    from urllib.parse import quote
+    source_container, prefix = dlo_location(header)
+    mapped = local_container(source_container, source_bucket, container)
+    if mapped == source_container:
+        return header
+    return "%s/%s" % (quote(mapped), quote(prefix))
+
+
+def dlo_segments(listing, manifest_container, manifest_name, segment_container):
+    """The source listing entries (of the DLO's prefix) that are its segments:
+    all but the manifest itself, which a DLO whose prefix matches its own
+    name lists too (following it would loop)."""
+    return [e for e in listing
+            if not (segment_container == manifest_container and e.name == manifest_name)]

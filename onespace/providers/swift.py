@@ -279,15 +279,18 @@ class SwiftProvider(Provider):
         except NotFound:
             return None
 
-    def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE):
+    def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE, manifest=False):
         """Streams with ``resp_chunk_size``; the connection stays out of the
-        pool until the body is closed or read to the end."""
+        pool until the body is closed or read to the end.  With ``manifest``
+        an SLO or DLO comes as its manifest (``multipart-manifest=get``),
+        not assembled; other objects as they are."""
         headers = {"Range": "bytes=%d-%d" % tuple(byte_range)} if byte_range else {}
+        query = "multipart-manifest=get" if manifest else None
         with self._errors("get", key):
             conn = self._pool.acquire()
             try:
                 _, body = conn.get_object(self.bucket, key, resp_chunk_size=chunk_size,
-                                          headers=headers)
+                                          headers=headers, query_string=query)
             except BaseException:
                 self._pool.release(conn)
                 raise

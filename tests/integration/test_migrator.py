@@ -521,38 +521,110 @@ def test_objects_above_max_file_size_become_slos(lab, tmp_path, unique):
     assert local_names(conn, container + "_segments") == []
 
 
-def test_swift_slo_and_dlo_sources_arrive_whole(lab, tmp_path, unique):
-    """SLO and DLO manifests at a Swift source (one DLO whose prefix matches
-    its own name) arrive with their assembled data; their segments, in the
-    same container, arrive as objects of their own."""
+def test_swift_slo_and_dlo_sources_arrive_as_manifests(lab, tmp_path, unique):
+    """SLO and DLO manifests at a Swift source arrive as manifests of the same
+    kind over copies of their segments: segments beside the manifest land in
+    the renamed destination container, segments of another container in a
+    container of that name; a nested SLO, a ranged entry and a DLO whose
+    prefix matches its own name (it lists itself: no loop) too.  A second
+    pass copies nothing; deleting a manifest at the source removes the local
+    manifest only (the segments are objects of their own, as in Swift)."""
     source = lab.swift_connection("test2")
-    container = "mig-lo-" + unique
+    container, segs_container = "mig-lo-" + unique, "mig-lo-segs-" + unique
+    dest = "lo-dest-" + unique
     source.put_container(container)
+    source.put_container(segs_container, headers={"X-Container-Meta-Kind": "segments"})
     seg = [os.urandom(1000 + i) for i in range(3)]
     for i, data in enumerate(seg):
         source.put_object(container, "seg/%d" % i, data)
-    manifest = [{"path": "/%s/seg/%d" % (container, i), "etag": hashlib.md5(d).hexdigest(),
-                 "size_bytes": len(d)} for i, d in enumerate(seg)]
+    away = os.urandom(3000)
+    source.put_object(segs_container, "away \u00e9 1", away)
+    md5 = [hashlib.md5(x).hexdigest() for x in seg]
+    manifest = [{"path": "/%s/seg/%d" % (container, i), "etag": md5[i],
+                 "size_bytes": len(x)} for i, x in enumerate(seg)]
+    manifest.append({"path": "/%s/away \u00e9 1" % segs_container,
+                     "etag": hashlib.md5(away).hexdigest(), "size_bytes": len(away),
+                     "range": "100-199"})
     source.put_object(container, "slo", json.dumps(manifest).encode(),
-                      query_string="multipart-manifest=put",
+                      query_string="multipart-manifest=put", content_type="x/slo",
                       headers={"X-Object-Meta-Kind": "slo"})
-    source.put_object(container, "dlo", b"", headers={
+    slo_body = b"".join(seg) + away[100:200]
+    source.put_object(container, "nested", json.dumps([
+        {"path": "/%s/slo" % container}, {"path": "/%s/seg/0" % container}]).encode(),
+        query_string="multipart-manifest=put")
+    source.put_object(container, "dlo", b"", content_type="x/dlo", headers={
         "X-Object-Manifest": "%s/seg/" % container})
+    source.put_object(segs_container, "dpart/1", b"far one")
+    source.put_object(segs_container, "dpart/2", b"far two")
+    source.put_object(container, "far-dlo", b"", headers={
+        "X-Object-Manifest": "%s/dpart/" % segs_container})
     source.put_object(container, "self/1", b"one")
     source.put_object(container, "self/2", b"two")
     source.put_object(container, "self", b"", headers={
         "X-Object-Manifest": "%s/self" % container})
-    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
+    migration = swift_migration(lab, container)
+    migration["container"] = dest
+    config = migrator_config(lab, tmp_path / "m.json", [migration])
     migrate(config)
     conn = lab.swift_connection("test")
-    headers, body = conn.get_object(container, "slo")
-    assert body == b"".join(seg) and headers["x-object-meta-kind"] == "slo"
-    assert conn.get_object(container, "dlo")[1] == b"".join(seg)
-    assert conn.get_object(container, "self")[1] == source.get_object(container, "self")[1]
-    assert local_names(conn, container) == sorted(
-        ["slo", "dlo", "self", "self/1", "self/2", "seg/0", "seg/1", "seg/2"])
+    names = ["slo", "nested", "dlo", "far-dlo", "self", "self/1", "self/2",
+             "seg/0", "seg/1", "seg/2"]
+    assert local_names(conn, dest) == sorted(names)
+    headers, body = conn.get_object(dest, "slo")
+    assert body == slo_body and headers["x-object-meta-kind"] == "slo"
+    assert headers["content-type"] == "x/slo" and headers["x-static-large-object"] == "True"
+    assert headers["etag"] == source.head_object(container, "slo")["etag"]
+    stored = json.loads(conn.get_object(dest, "slo", query_string="multipart-manifest=get")[1])
+    assert [e["name"] for e in stored] == ["/%s/seg/%d" % (dest, i) for i in range(3)] + [
+        "/%s/away \u00e9 1" % segs_container]
+    assert stored[-1]["range"] == "100-199"
+    assert conn.get_object(segs_container, "away \u00e9 1")[1] == away
+    assert conn.get_object(dest, "nested")[1] == slo_body + seg[0]
+    headers, body = conn.get_object(dest, "dlo")
+    assert body == b"".join(seg) and headers["x-object-manifest"] == "%s/seg/" % dest
+    assert headers["content-type"] == "x/dlo"
+    assert conn.get_object(dest, "far-dlo")[1] == b"far onefar two"
+    assert local_names(conn, segs_container) == ["away \u00e9 1", "dpart/1", "dpart/2"]
+    assert conn.get_object(dest, "self")[1] == source.get_object(container, "self")[1]
+    # each segment keeps its own time stamp, so its own listing entry is in sync
+    for name in ("seg/0", "self/1"):
+        assert (conn.head_object(dest, name)["x-timestamp"]
+                == source.head_object(container, name)["x-timestamp"])
     migrate(config)
     assert last_scans(config)[0]["copied"] == 0
+    source.delete_object(container, "slo")
+    source.delete_object(container, "far-dlo")
+    migrate(config)
+    assert local_names(conn, dest) == sorted(set(names) - {"slo", "far-dlo"})
+    assert local_names(conn, segs_container) == ["away \u00e9 1", "dpart/1", "dpart/2"]
+
+
+def test_failed_swift_large_object_copy_leaves_no_segments(lab, tmp_path, unique):
+    """An SLO whose last segment is gone at the source cannot be rebuilt: the
+    copy fails naming the object, and the segments it had copied into another
+    container are removed again; once the segment is back the next pass
+    copies it."""
+    source = lab.swift_connection("test2")
+    container, segs_container = "mig-lof-" + unique, "mig-lof-segs-" + unique
+    source.put_container(container)
+    source.put_container(segs_container)
+    parts = [os.urandom(2000), os.urandom(2001)]
+    for i, data in enumerate(parts):
+        source.put_object(segs_container, "p%d" % i, data)
+    source.put_object(container, "broken", json.dumps([
+        {"path": "/%s/p%d" % (segs_container, i), "etag": hashlib.md5(x).hexdigest(),
+         "size_bytes": len(x)} for i, x in enumerate(parts)]).encode(),
+        query_string="multipart-manifest=put")
+    source.delete_object(segs_container, "p1")
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
+    out = migrate(config, expect_rc=1)
+    assert "broken" in out and "large object copy failed" in out
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == []
+    assert local_names(conn, segs_container) == []
+    source.put_object(segs_container, "p1", parts[1])
+    migrate(config)
+    assert conn.get_object(container, "broken")[1] == b"".join(parts)
 
 
 def test_processes_split_the_containers(lab, tmp_path, unique):

@@ -207,3 +207,59 @@ def test_multipart_helpers():
     assert d.multipart_plan(20, 10, 3, 100) is None   # no room for a last part
     assert d.multipart_plan(23, 10, 3, 5) is None     # parts above the local limit
     assert d.multipart_plan(23, 10, 1, 100) is None
+
+
+# ---- a Swift source's own SLOs and DLOs ------------------------------------
+
+def test_is_manifest_tells_slo_and_dlo_from_plain_objects():
+    assert d.is_manifest({"x-static-large-object": "True"})
+    assert d.is_manifest({"x-object-manifest": "c/p"})
+    assert not d.is_manifest({"x-static-large-object": "false", "etag": "x"})
+    assert not d.is_manifest({})
+
+
+def test_segments_beside_the_manifest_follow_the_renamed_container():
+    assert d.local_container("src", "src", "dst") == "dst"
+    assert d.local_container("src_segments", "src", "dst") == "src_segments"
+
+
+def test_slo_entries_become_put_entries_in_the_local_container():
+    entry = {"name": "/src/a b/\u00e9%", "hash": "abc", "bytes": 7, "range": "1-2",
+             "content_type": "x/y", "last_modified": "2026-01-01T00:00:00"}
+    assert d.slo_segment(entry) == ("src", "a b/\u00e9%")
+    assert d.slo_put_entry(entry, "dst") == {
+        "path": "/dst/a b/\u00e9%", "etag": "abc", "size_bytes": 7, "range": "1-2"}
+    assert "range" not in d.slo_put_entry(dict(entry, range=None), "dst")
+    for bad in ("src/o", "/src", "/src/", "//o"):
+        with pytest.raises(ValueError):
+            d.slo_segment({"name": bad})
+
+
+def test_dlo_header_is_unquoted_and_mapped():
+    assert d.dlo_location("c%20x/seg%2F1/") == ("c x", "seg/1/")
+    assert d.dlo_location("c/") == ("c", "")
+    for bad in ("nocontainer", "/prefix"):
+        with pytest.raises(ValueError):
+            d.dlo_location(bad)
+    # kept as written when the container keeps its name
+    assert d.local_dlo_header("other%20c/p", "src", "dst") == "other%20c/p"
+    assert d.local_dlo_header("src/p q", "src", "dst") == "dst/p%20q"
+    assert d.dlo_location(d.local_dlo_header("src/p q", "src", "d st")) == ("d st", "p q")
+
+
+def test_a_dlo_listing_itself_skips_the_manifest():
+    class E:
+        def __init__(self, name):
+            self.name = name
+    listing = [E("self"), E("self/1"), E("self/2")]
+    assert [e.name for e in d.dlo_segments(listing, "c", "self", "c")] == ["self/1", "self/2"]
+    # the same name in another container is a real segment
+    assert len(d.dlo_segments(listing, "c", "self", "other")) == 3
+
+
+def test_only_slos_the_migrator_cut_own_their_segments():
+    headers = {"x-timestamp": "1.00000", d.SYSMETA_TS: "1.00000",
+               "x-static-large-object": "True"}
+    assert not d.LocalState.from_headers(headers).own_segments
+    headers.update(d.own_segments_headers())
+    assert d.LocalState.from_headers(headers).own_segments
