@@ -594,7 +594,8 @@ class MigratorDaemon:
         return {"copied": 1, "bytes": reader.count}
 
     # ---- a Swift source's SLOs and DLOs -----------------------------------
-    def _copy_manifest(self, job, container, name, raw, body, source_etag, depth=0):
+    def _copy_manifest(self, job, container, name, raw, body, source_etag, depth=0,
+                       copy=None):
         """A Swift source's SLO or DLO (``raw``/``body``: its
         ``multipart-manifest=get``) as a manifest of the same kind over copies
         of its segments, each with the migrated marks.  Segments beside the
@@ -602,19 +603,22 @@ class MigratorDaemon:
         others into containers of their own name; identical ones already here
         are not copied again.  A failure removes the segments this copy wrote outside
         the migration's container (those inside are objects its scan copies
-        anyway).  Nested SLOs recurse, as deep as Swift allows them."""
+        anyway).  Nested SLOs recurse (``depth``), as deep as Swift allows
+        them, sharing the outermost copy's record (``copy``)."""
         data = b"".join(body)  # a manifest: at most Swift's max_manifest_size
         local_name = d.local_container(container, job.bucket, job.container)
         is_slo = not raw.headers.get("x-object-manifest")
         # a manifest GET carries the SLO's metadata but not its Content-Type
         obj = self._source(job, container).head(name) if is_slo else raw
         if obj is None:
+            if depth:
+                raise MigrationError("%s/%s is gone at the source" % (container, name))
             return {}
-        if not self._selected(job, obj):
+        if not depth and not self._selected(job, obj):
             return {"skipped": 1}
-        when = self._source_time(job.provider, obj, None)
-        headers = self._copy_headers(job, obj, when, source_etag)
-        copy = _SegmentCopies()
+        headers = self._copy_headers(job, obj, self._piece_time(job, local_name, obj),
+                                     source_etag)
+        copy = copy or _SegmentCopies()
         try:
             if is_slo:
                 manifest = [self._copy_slo_entry(job, entry, copy, depth)
@@ -630,14 +634,21 @@ class MigratorDaemon:
                     self._copy_segment(job, seg_container, entry.name, entry.etag, copy)
                 headers["X-Object-Manifest"] = d.local_dlo_header(
                     raw.headers["x-object-manifest"], job.bucket, job.container)
-            status = self._put_manifest(job, local_name, name, headers, data, slo=is_slo)
+            written = self._put_manifest(job, local_name, name, headers, data, slo=is_slo)
+            if written and depth and local_name != job.container:
+                copy.written.append((local_name, name))
         except BaseException as e:
+            if depth:
+                raise  # the outermost copy cleans up
             self._remove_objects(job.account, copy.written)
-            if depth or not isinstance(e, (MigrationError, UnexpectedResponse, ProviderError,
-                                           ValueError)):
+            if not isinstance(e, (MigrationError, UnexpectedResponse, ProviderError,
+                                  ValueError)):
                 raise
             return self._fail(job, name, "large object copy failed: %s" % e)
-        if status == 409:
+        if not written:
+            if depth:
+                raise MigrationError("%s/%s: a newer local object is in the way"
+                                     % (local_name, name))
             self._remove_objects(job.account, copy.written)
             return {"kept_local": 1}
         return {"copied": 1, "bytes": copy.bytes + len(data)}
@@ -653,7 +664,7 @@ class MigratorDaemon:
             raw, body = self._source(job, seg_container).get(seg_name, manifest=True)
             try:
                 self._copy_manifest(job, seg_container, seg_name, raw, body, entry.get("hash"),
-                                    depth + 1)
+                                    depth + 1, copy)
             finally:
                 body.close()
         else:
@@ -669,13 +680,8 @@ class MigratorDaemon:
             return
         obj, body = self._source(job, container).get(name)
         try:
-            # beside the manifest a segment keeps its source time, so its own
-            # listing entry is in sync; elsewhere it is written now, so a later
-            # copy is never older than the removal of an earlier failed one
-            when = d.ts(obj.headers.get("x-timestamp")) if local_name == job.container \
-                else None
-            when = when or Timestamp.now()
-            headers = self._copy_headers(job, obj, when, obj.etag)
+            headers = self._copy_headers(job, obj, self._piece_time(job, local_name, obj),
+                                         obj.etag)
             result = self._put_object(job, local_name, name, obj, body, headers)
         finally:
             body.close()
@@ -685,6 +691,15 @@ class MigratorDaemon:
             copy.bytes += result["bytes"]
             if local_name != job.container:
                 copy.written.append((local_name, name))
+
+    def _piece_time(self, job, local_container, obj):
+        """X-Timestamp of a large object's manifest or segment: its source time
+        in the migration's container (so its own listing entry is in sync);
+        elsewhere the present, so a later copy is never older than the
+        removal of an earlier failed one."""
+        if local_container == job.container:
+            return self._source_time(job.provider, obj, None)
+        return Timestamp.now()
 
     def _source(self, job, container):
         """The source provider of ``container`` (the job's own, or a sibling)."""
@@ -742,9 +757,8 @@ class MigratorDaemon:
                          job.migration.label, name)
                 self._remove_objects(job.account, done)
                 return None
-            status = self._put_manifest(job, job.container, name, headers,
-                                        json.dumps(manifest).encode("utf-8"), slo=True)
-            if status == 409:
+            if not self._put_manifest(job, job.container, name, headers,
+                                      json.dumps(manifest).encode("utf-8"), slo=True):
                 self._remove_objects(job.account, done)
                 return {"kept_local": 1}
         except BaseException as e:
@@ -756,7 +770,9 @@ class MigratorDaemon:
 
     def _put_manifest(self, job, container, name, headers, data, slo):
         """PUT an SLO manifest (``multipart-manifest=put``, through the slo
-        middleware) or a DLO manifest object; the status (2xx or 409)."""
+        middleware) or a DLO manifest object: True if written, False if as new
+        or newer is there (the object servers' 409, which the proxy answers
+        with 202)."""
         writer = self.slo_writer if slo else self.writer
         path = writer.make_path(job.account, container, name)
         if slo:
@@ -764,7 +780,7 @@ class MigratorDaemon:
         headers = dict(headers, **{"Content-Length": str(len(data))})
         resp = writer.make_request("PUT", path, headers, (2, 409), body_file=_BytesReader(data))
         b"".join(resp.app_iter)  # the slo middleware reports errors in the body
-        return resp.status_int
+        return resp.status_int not in (202, 409)
 
     def _remove_objects(self, account, names):
         """Best effort: DELETE each (container, object) of ``names``."""

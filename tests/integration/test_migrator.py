@@ -601,30 +601,35 @@ def test_swift_slo_and_dlo_sources_arrive_as_manifests(lab, tmp_path, unique):
 
 def test_failed_swift_large_object_copy_leaves_no_segments(lab, tmp_path, unique):
     """An SLO whose last segment is gone at the source cannot be rebuilt: the
-    copy fails naming the object, and the segments it had copied into another
-    container are removed again; once the segment is back the next pass
-    copies it."""
+    copy fails naming the object, and what it had copied into another
+    container (a segment, and a nested SLO with its own segment) is removed
+    again; once the segment is back the next pass copies it."""
     source = lab.swift_connection("test2")
     container, segs_container = "mig-lof-" + unique, "mig-lof-segs-" + unique
     source.put_container(container)
     source.put_container(segs_container)
-    parts = [os.urandom(2000), os.urandom(2001)]
+    parts = [os.urandom(2000), os.urandom(2001), os.urandom(2002)]
     for i, data in enumerate(parts):
         source.put_object(segs_container, "p%d" % i, data)
-    source.put_object(container, "broken", json.dumps([
-        {"path": "/%s/p%d" % (segs_container, i), "etag": hashlib.md5(x).hexdigest(),
-         "size_bytes": len(x)} for i, x in enumerate(parts)]).encode(),
+    source.put_object(segs_container, "inner", json.dumps([
+        {"path": "/%s/p0" % segs_container}]).encode(),
         query_string="multipart-manifest=put")
-    source.delete_object(segs_container, "p1")
+    source.put_object(container, "broken", json.dumps(
+        [{"path": "/%s/inner" % segs_container}] + [
+            {"path": "/%s/p%d" % (segs_container, i), "etag": hashlib.md5(parts[i]).hexdigest(),
+             "size_bytes": len(parts[i])} for i in (1, 2)]).encode(),
+        query_string="multipart-manifest=put")
+    source.delete_object(segs_container, "p2")
     config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
     out = migrate(config, expect_rc=1)
     assert "broken" in out and "large object copy failed" in out
     conn = lab.swift_connection("test")
     assert local_names(conn, container) == []
     assert local_names(conn, segs_container) == []
-    source.put_object(segs_container, "p1", parts[1])
+    source.put_object(segs_container, "p2", parts[2])
     migrate(config)
     assert conn.get_object(container, "broken")[1] == b"".join(parts)
+    assert local_names(conn, segs_container) == ["inner", "p0", "p1", "p2"]
 
 
 def test_processes_split_the_containers(lab, tmp_path, unique):
