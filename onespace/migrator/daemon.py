@@ -37,6 +37,7 @@ from onespace.migrator.progress import MigratorProgress, new_stats
 from onespace.providers import ProviderCache
 from onespace.providers.base import NotFound, ProviderError
 from onespace.service import Service
+from onespace.sync import large
 
 LOG = logging.getLogger("onespace.migrator")
 
@@ -391,7 +392,7 @@ class MigratorDaemon:
         prefix = job.migration.get("prefix") or ""
         start = "" if state.get("source_unordered") else state["marker"]
         try:  # the first page also tells whether the source container exists
-            first = self._list_source(job, prefix, start)
+            first = self._list_source(job.provider, prefix, start)
         except NotFound:
             self._source_container_gone(job, state, stats)
             return
@@ -401,7 +402,7 @@ class MigratorDaemon:
 
         def list_source(marker):
             return first if marker == start and first is not None else \
-                self._list_source(job, prefix, marker)
+                self._list_source(job.provider, prefix, marker)
         if state.get("source_unordered"):
             source = [e for e in sorted_listing(list_source, prefix)
                       if e.name > state["marker"]]
@@ -441,8 +442,8 @@ class MigratorDaemon:
             for key, n in outcome.items():
                 c[key] = c.get(key, 0) + n
 
-    def _list_source(self, job, prefix, marker):
-        page = job.provider.list(prefix=prefix, marker=marker, limit=self.chunk)
+    def _list_source(self, provider, prefix, marker):
+        page = provider.list(prefix=prefix, marker=marker, limit=self.chunk)
         self.tick()
         return [e for e in page if not e.is_prefix]
 
@@ -620,16 +621,18 @@ class MigratorDaemon:
                                      source_etag)
         copy = copy or _SegmentCopies()
         try:
-            if is_slo:
-                manifest = [self._copy_slo_entry(job, entry, copy, depth)
-                            for entry in json.loads(data)]
-                data = json.dumps(manifest).encode("utf-8")
+            if is_slo:  # parsed and rewritten as the sync daemon does for Swift remotes
+                pieces = large.slo_pieces(large.parse_slo_manifest(data))
+                for piece in pieces:
+                    self._copy_piece(job, piece, copy, depth)
+                data = json.dumps(large.swift_manifest(pieces, lambda p: "/%s/%s" % (
+                    d.local_container(p.container, job.bucket, job.container), p.name)
+                )).encode("utf-8")
             else:
-                seg_container, prefix = d.dlo_location(raw.headers["x-object-manifest"])
+                seg_container, prefix = large.dlo_prefix(raw.headers["x-object-manifest"])
                 source = self._source(job, seg_container)
-                listing = paged(lambda m: [e for e in source.list(prefix=prefix, marker=m,
-                                                                  limit=self.chunk)
-                                           if not e.is_prefix], prefix, max_pages=100000)
+                listing = paged(lambda m: self._list_source(source, prefix, m), prefix,
+                                max_pages=100000)
                 for entry in d.dlo_segments(listing, container, name, seg_container):
                     self._copy_segment(job, seg_container, entry.name, entry.etag, copy)
                 headers["X-Object-Manifest"] = d.local_dlo_header(
@@ -642,41 +645,45 @@ class MigratorDaemon:
                 raise  # the outermost copy cleans up
             self._remove_objects(job.account, copy.written)
             if not isinstance(e, (MigrationError, UnexpectedResponse, ProviderError,
-                                  ValueError)):
+                                  large.LargeObjectError)):
                 raise
             return self._fail(job, name, "large object copy failed: %s" % e)
         if not written:
-            if depth:
-                raise MigrationError("%s/%s: a newer local object is in the way"
-                                     % (local_name, name))
+            if depth:  # the outer manifest's PUT checks that what is there is the same
+                return {"kept_local": 1}
             self._remove_objects(job.account, copy.written)
             return {"kept_local": 1}
         return {"copied": 1, "bytes": copy.bytes + len(data)}
 
-    def _copy_slo_entry(self, job, entry, copy, depth):
-        """Copy what one stored SLO entry names; its ``multipart-manifest=put`` entry."""
-        seg_container, seg_name = d.slo_segment(entry)
-        if entry.get("sub_slo"):
-            if depth >= 10:
-                raise MigrationError("SLOs nested deeper than 10 at %s/%s"
-                                     % (seg_container, seg_name))
-            copy.ensure(self, job, seg_container)
-            raw, body = self._source(job, seg_container).get(seg_name, manifest=True)
-            try:
-                self._copy_manifest(job, seg_container, seg_name, raw, body, entry.get("hash"),
-                                    depth + 1, copy)
-            finally:
-                body.close()
-        else:
-            self._copy_segment(job, seg_container, seg_name, entry.get("hash"), copy)
-        return d.slo_put_entry(entry, d.local_container(seg_container, job.bucket,
-                                                        job.container))
+    def _copy_piece(self, job, piece, copy, depth):
+        """Copy what one SLO piece reads (a segment, or a nested SLO), unless
+        an identical copy is here; inline data needs nothing."""
+        if piece.data is not None:
+            return
+        if not piece.sub_slo:
+            self._copy_segment(job, piece.container, piece.name, piece.etag, copy)
+            return
+        if self._identical_here(job, copy.ensure(self, job, piece.container), piece.name,
+                                piece.etag):
+            return
+        if depth >= 10:
+            raise MigrationError("SLOs nested deeper than 10 at %s/%s"
+                                 % (piece.container, piece.name))
+        raw, body = self._source(job, piece.container).get(piece.name, manifest=True)
+        try:
+            self._copy_manifest(job, piece.container, piece.name, raw, body, piece.etag,
+                                depth + 1, copy)
+        finally:
+            body.close()
+
+    def _identical_here(self, job, container, name, etag):
+        local = self._head_local(job, name, container)
+        return local is not None and bool(etag) and local.etag == etag.lower()
 
     def _copy_segment(self, job, container, name, etag, copy):
         """One segment of a source manifest, unless an identical copy is here."""
         local_name = copy.ensure(self, job, container)
-        local = self._head_local(job, name, local_name)
-        if local is not None and etag and local.etag == etag.lower():
+        if self._identical_here(job, local_name, name, etag):
             return
         obj, body = self._source(job, container).get(name)
         try:

@@ -29,10 +29,12 @@ such an object is ever deleted.
 import enum
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from swift.common.utils import Timestamp
 
 from onespace.selection import excluded, matches_criteria
+from onespace.sync.large import dlo_prefix
 
 SYSMETA_TS = "x-object-sysmeta-onespace-migrated-ts"
 SYSMETA_ETAG = "x-object-sysmeta-onespace-migrated-etag"
@@ -346,41 +348,10 @@ def local_container(source_container, source_bucket, container):
     return container if source_container == source_bucket else source_container
 
 
-def slo_segment(entry):
-    """(container, object) of an SLO manifest entry (``multipart-manifest=get``
-    form: ``name`` is ``/container/object``)."""
-    path = entry["name"]
-    container, sep, obj = path.lstrip("/").partition("/")
-    if not path.startswith("/") or not sep or not container or not obj:
-        raise ValueError("SLO segment path %r is not /container/object" % path)
-    return container, obj
-
-
-def slo_put_entry(entry, container):
-    """The ``multipart-manifest=put`` entry for a stored entry whose segment
-    now lives in local ``container``."""
-    _, obj = slo_segment(entry)
-    out = {"path": "/%s/%s" % (container, obj), "etag": entry.get("hash"),
-           "size_bytes": entry.get("bytes")}
-    if entry.get("range"):
-        out["range"] = entry["range"]
-    return out
-
-
-def dlo_location(header):
-    """(container, prefix) of an X-Object-Manifest value (Swift unquotes it)."""
-    from urllib.parse import unquote
-    container, sep, prefix = unquote(header).partition("/")
-    if not sep or not container:
-        raise ValueError("X-Object-Manifest %r is not container/prefix" % header)
-    return container, prefix
-
-
 def local_dlo_header(header, source_bucket, container):
     """The X-Object-Manifest of the local copy: the segments' container
     mapped as :func:`local_container` maps it, the prefix as it was."""
-    from urllib.parse import quote
-    source_container, prefix = dlo_location(header)
+    source_container, prefix = dlo_prefix(header)
     mapped = local_container(source_container, source_bucket, container)
     if mapped == source_container:
         return header

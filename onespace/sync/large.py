@@ -111,7 +111,7 @@ def parse_slo_manifest(body):
 
 def _split_name(path):
     container, _, obj = path.lstrip("/").partition("/")
-    if not container or not obj:
+    if not path.startswith("/") or not container or not obj:
         raise LargeObjectError("segment path %r is not /container/object" % path)
     return container, obj
 

@@ -1,6 +1,7 @@
 """onespace-migrator against the real lab: S3 (SeaweedFS, Swift's s3api) and
 Swift (account AUTH_test2) sources copied into AUTH_test, then followed."""
 
+import base64
 import hashlib
 import json
 import os
@@ -525,7 +526,7 @@ def test_swift_slo_and_dlo_sources_arrive_as_manifests(lab, tmp_path, unique):
     """SLO and DLO manifests at a Swift source arrive as manifests of the same
     kind over copies of their segments: segments beside the manifest land in
     the renamed destination container, segments of another container in a
-    container of that name; a nested SLO, a ranged entry and a DLO whose
+    container of that name; a nested SLO, a ranged entry, inline data and a DLO whose
     prefix matches its own name (it lists itself: no loop) too.  A second
     pass copies nothing; deleting a manifest at the source removes the local
     manifest only (the segments are objects of their own, as in Swift)."""
@@ -545,10 +546,11 @@ def test_swift_slo_and_dlo_sources_arrive_as_manifests(lab, tmp_path, unique):
     manifest.append({"path": "/%s/away \u00e9 1" % segs_container,
                      "etag": hashlib.md5(away).hexdigest(), "size_bytes": len(away),
                      "range": "100-199"})
+    manifest.append({"data": base64.b64encode(b"inline bytes").decode()})
     source.put_object(container, "slo", json.dumps(manifest).encode(),
                       query_string="multipart-manifest=put", content_type="x/slo",
                       headers={"X-Object-Meta-Kind": "slo"})
-    slo_body = b"".join(seg) + away[100:200]
+    slo_body = b"".join(seg) + away[100:200] + b"inline bytes"
     source.put_object(container, "nested", json.dumps([
         {"path": "/%s/slo" % container}, {"path": "/%s/seg/0" % container}]).encode(),
         query_string="multipart-manifest=put")
@@ -575,9 +577,10 @@ def test_swift_slo_and_dlo_sources_arrive_as_manifests(lab, tmp_path, unique):
     assert headers["content-type"] == "x/slo" and headers["x-static-large-object"] == "True"
     assert headers["etag"] == source.head_object(container, "slo")["etag"]
     stored = json.loads(conn.get_object(dest, "slo", query_string="multipart-manifest=get")[1])
-    assert [e["name"] for e in stored] == ["/%s/seg/%d" % (dest, i) for i in range(3)] + [
-        "/%s/away \u00e9 1" % segs_container]
-    assert stored[-1]["range"] == "100-199"
+    assert [e.get("name") for e in stored] == ["/%s/seg/%d" % (dest, i) for i in range(3)] + [
+        "/%s/away \u00e9 1" % segs_container, None]
+    assert stored[-2]["range"] == "100-199"
+    assert base64.b64decode(stored[-1]["data"]) == b"inline bytes"
     assert conn.get_object(segs_container, "away \u00e9 1")[1] == away
     assert conn.get_object(dest, "nested")[1] == slo_body + seg[0]
     headers, body = conn.get_object(dest, "dlo")

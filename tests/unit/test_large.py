@@ -168,6 +168,8 @@ def test_slo_pieces_plain_ranges_data_and_nested():
     (b"not json", "not valid JSON"),
     (b'{"name": "x"}', "not a list"),
     (json.dumps([{"name": "noslash", "bytes": 1, "hash": "x"}]).encode(), "container/object"),
+]+[(json.dumps([{"name": bad, "bytes": 1, "hash": "x"}]).encode(), "container/object")
+   for bad in ("src/o", "/src", "/src/", "//o")]+[
     (json.dumps([{"name": "/c/o", "hash": "x"}]).encode(), "needs name, bytes and hash"),
     (json.dumps([{"name": "/c/o", "bytes": 5, "hash": "x", "range": "3-9"}]).encode(),
      "outside the segment"),
@@ -209,8 +211,10 @@ def test_mpu_etag():
 def test_dlo_prefix_is_unquoted_like_swift():
     assert large.dlo_prefix("segs/pre%20fix/") == ("segs", "pre fix/")
     assert large.dlo_prefix("segs/") == ("segs", "")
-    with pytest.raises(LargeObjectError):
-        large.dlo_prefix("nocontainer")
+    assert large.dlo_prefix("c%20x/seg%2F1/") == ("c x", "seg/1/")
+    for bad in ("nocontainer", "/prefix"):
+        with pytest.raises(LargeObjectError):
+            large.dlo_prefix(bad)
 
 
 def test_dlo_etag_and_pieces():

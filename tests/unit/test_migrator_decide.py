@@ -1,10 +1,14 @@
 """The migrator decision table: source entry + local state -> action."""
 
+import base64
+import json
+
 import pytest
 from swift.common.utils import Timestamp
 
 from onespace.migrator import decide as d
 from onespace.migrator.decide import Action, LocalState, Source
+from onespace.sync import large
 
 E1 = "5d41402abc4b2a76b9719d911017c592"
 E2 = "900150983cd24fb0d6963f7d28e17f72"
@@ -223,28 +227,27 @@ def test_segments_beside_the_manifest_follow_the_renamed_container():
     assert d.local_container("src_segments", "src", "dst") == "src_segments"
 
 
-def test_slo_entries_become_put_entries_in_the_local_container():
-    entry = {"name": "/src/a b/\u00e9%", "hash": "abc", "bytes": 7, "range": "1-2",
-             "content_type": "x/y", "last_modified": "2026-01-01T00:00:00"}
-    assert d.slo_segment(entry) == ("src", "a b/\u00e9%")
-    assert d.slo_put_entry(entry, "dst") == {
-        "path": "/dst/a b/\u00e9%", "etag": "abc", "size_bytes": 7, "range": "1-2"}
-    assert "range" not in d.slo_put_entry(dict(entry, range=None), "dst")
-    for bad in ("src/o", "/src", "/src/", "//o"):
-        with pytest.raises(ValueError):
-            d.slo_segment({"name": bad})
-
-
-def test_dlo_header_is_unquoted_and_mapped():
-    assert d.dlo_location("c%20x/seg%2F1/") == ("c x", "seg/1/")
-    assert d.dlo_location("c/") == ("c", "")
-    for bad in ("nocontainer", "/prefix"):
-        with pytest.raises(ValueError):
-            d.dlo_location(bad)
+def test_dlo_header_is_mapped_like_its_segments():
     # kept as written when the container keeps its name
     assert d.local_dlo_header("other%20c/p", "src", "dst") == "other%20c/p"
     assert d.local_dlo_header("src/p q", "src", "dst") == "dst/p%20q"
-    assert d.dlo_location(d.local_dlo_header("src/p q", "src", "d st")) == ("d st", "p q")
+    assert large.dlo_prefix(d.local_dlo_header("src/p q", "src", "d st")) == ("d st", "p q")
+
+
+def test_slo_manifest_rewritten_for_the_local_containers():
+    """What the migrator PUTs for a source SLO: the sync daemon's parser and
+    writer, segments beside the manifest moved into the renamed container."""
+    stored = json.dumps([
+        {"name": "/src/a b/\u00e9%", "hash": "abc", "bytes": 7, "range": "1-2",
+         "content_type": "x/y", "last_modified": "2026-01-01T00:00:00"},
+        {"name": "/other/s", "hash": "def", "bytes": 3},
+        {"data": base64.b64encode(b"inline").decode()}]).encode()
+    pieces = large.slo_pieces(large.parse_slo_manifest(stored))
+    put = large.swift_manifest(pieces, lambda p: "/%s/%s" % (
+        d.local_container(p.container, "src", "dst"), p.name))
+    assert put == [{"path": "/dst/a b/\u00e9%", "etag": "abc", "size_bytes": 7, "range": "1-2"},
+                   {"path": "/other/s", "etag": "def", "size_bytes": 3},
+                   {"data": base64.b64encode(b"inline").decode()}]
 
 
 def test_a_dlo_listing_itself_skips_the_manifest():
