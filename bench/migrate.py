@@ -47,7 +47,7 @@ import time
 from bench import crawl
 from bench.countproxy import CountingProxy
 from bench.data import object_name, payload
-from bench.run import code_version, publish
+from bench.run import code_version, log, publish
 from bench.tools import Result, _reap, _spawn, rclone_bin, rclone_env, server_cpu
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY, Lab
 from onespace.migrator.decide import Source
@@ -64,10 +64,6 @@ PASS = re.compile(r"last pass ([0-9.]+)s: (\d+) scanned, (\d+) copied")
 # size "referer" "txn" "user agent" ...
 SERVER_LINE = re.compile(r'^(account|container|object)-\d+: \S+ - - \[[^\]]*\] '
                          r'"(\w+) ([^" ]*)" \d+ \S+ "[^"]*" "[^"]*" "([^"]*)"', re.M)
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
 
 
 def fill_bucket(lab, bucket, count, size, seed, threads=16):
