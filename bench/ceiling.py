@@ -6,6 +6,12 @@ onespace's (single PUT, ``Content-MD5``, unsigned payload, no flexible
 checksums), so "onespace / ceiling" is the cost of everything onespace
 does around the upload.
 
+``source`` turns it into the bare copier, the floor under any Swift -> S3
+copier: the same PUTs, each after a GET of the object straight from one of
+its object servers (``direct_client``, a replica picked round robin), with
+no proxy, crawl, decision, progress or HEAD.  "bare copier / ceiling" is
+what reading from Swift alone costs; no copier can beat it.
+
 ``processes`` processes run ``concurrency / processes`` threads each (one
 Python process is held back by its GIL long before the server is); they
 build their payloads first, wait at a barrier, then PUT.  The time is from
@@ -37,14 +43,18 @@ def s3_client(endpoint, access_key, secret_key, pool_size):
 
 
 def _worker(args, indexes, threads, barrier, times):
-    endpoint, access_key, secret_key, bucket, size, seed = args
+    endpoint, access_key, secret_key, bucket, size, seed, source = args
     client = s3_client(endpoint, access_key, secret_key, threads)
-    bodies = {i: payload(seed, i, size) for i in indexes}
-    md5s = {i: base64.b64encode(hashlib.md5(b).digest()).decode() for i, b in bodies.items()}
+    if source:
+        put = _copier(client, bucket, size, source)
+    else:
+        bodies = {i: payload(seed, i, size) for i in indexes}
+        md5s = {i: base64.b64encode(hashlib.md5(b).digest()).decode()
+                for i, b in bodies.items()}
 
-    def put(i):  # one boto3 client is thread safe
-        client.put_object(Bucket=bucket, Key=object_name(i), Body=bodies[i],
-                           ContentLength=size, ContentMD5=md5s[i])
+        def put(i):  # one boto3 client is thread safe
+            client.put_object(Bucket=bucket, Key=object_name(i), Body=bodies[i],
+                              ContentLength=size, ContentMD5=md5s[i])
 
     barrier.wait()
     start, cpu = time.time(), _cpu()
@@ -53,18 +63,38 @@ def _worker(args, indexes, threads, barrier, times):
     times.put((start, time.time(), _cpu() - cpu))
 
 
+def _copier(client, bucket, size, source):
+    """put(i) for the bare copier: GET from an object server, then PUT."""
+    from swift.common import direct_client, utils
+    from swift.common.ring import Ring
+    swift_dir, account, container = source
+    utils.set_swift_dir(swift_dir)  # the lab's hash prefix and suffix
+    ring = Ring(swift_dir, ring_name="object")
+
+    def put(i):
+        name = object_name(i)
+        part, nodes = ring.get_nodes(account, container, name)
+        headers, body = direct_client.direct_get_object(
+            nodes[i % len(nodes)], part, account, container, name)  # body: bytes
+        client.put_object(Bucket=bucket, Key=name, Body=body, ContentLength=size,
+                          ContentMD5=base64.b64encode(bytes.fromhex(headers["etag"].strip('"'))).decode())
+    return put
+
+
 def _cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
 def run(endpoint, access_key, secret_key, bucket, count, size, seed,
-        concurrency, processes):
-    """PUT objects 0..count-1; returns (wall seconds, CPU seconds) of the PUT phase."""
+        concurrency, processes, source=None):
+    """PUT objects 0..count-1 (read first from ``source``, a (swift_dir,
+    account, container), if given); returns (wall seconds, CPU seconds) of
+    the PUT phase."""
     processes = max(1, min(processes, concurrency))
     ctx = multiprocessing.get_context("spawn")
     barrier, times = ctx.Barrier(processes), ctx.Queue()
-    args = (endpoint, access_key, secret_key, bucket, size, seed)
+    args = (endpoint, access_key, secret_key, bucket, size, seed, source)
     procs = []
     for p in range(processes):
         threads = concurrency // processes + (1 if p < concurrency % processes else 0)

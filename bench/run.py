@@ -177,6 +177,15 @@ class ObjectSet:
         self._check(bucket, label)
         return tools.Result(seconds, cpu={label: cpu})
 
+    def bare_copier(self, label, endpoint):
+        bucket = self._bucket(label)
+        source = (self.lab.etc, "AUTH_test", self.container)
+        seconds, cpu = ceiling.run(endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, bucket,
+                                   self.count, self.size, self.seed, self.concurrency,
+                                   DAEMONS, source=source)
+        self._check(bucket, label)
+        return tools.Result(seconds, cpu={label: cpu})
+
     def onespace(self, label, endpoint, verification_slack=60):
         bucket = "%s-%s" % (self.name, label)
         if verification_slack:  # the first pass: a new bucket
@@ -209,6 +218,7 @@ class ObjectSet:
         """(key, label, callable(label, endpoint)) in run order."""
         return [
             ("ceiling", "ceiling", self.ceiling),
+            ("bare_copier", "bare-copier", self.bare_copier),
             ("onespace", "onespace", self.onespace),
             ("rclone", "rclone-no-head", lambda lb, ep: self.rclone(lb, ep, True)),
             ("rclone_default", "rclone-default", lambda lb, ep: self.rclone(lb, ep, False)),
@@ -296,6 +306,8 @@ def summarize_set(objset, timed, counts, startup=None):
         "onespace/rclone": ratio("onespace", best),
         "onespace/rclone_default": ratio("onespace", "rclone_default"),
         "onespace/ceiling": ratio("onespace", "ceiling"),
+        "bare copier/ceiling": ratio("bare_copier", "ceiling"),
+        "onespace/bare copier": ratio("onespace", "bare_copier"),
         "onespace/rclone wall": ratio("onespace", best, "objects_per_s_wall"),
         "onespace/ceiling wall": ratio("onespace", "ceiling", "objects_per_s_wall"),
         "rss onespace/rclone": (max(tools_["onespace"]["peak_rss_mib"].values())
@@ -391,7 +403,8 @@ def evaluate(results):
     return checks
 
 
-NAMES = {"ceiling": "ceiling (boto3 from memory)", "onespace": "onespace (3 daemons)",
+NAMES = {"ceiling": "ceiling (boto3 from memory)",
+         "bare_copier": "bare copier (object servers)", "onespace": "onespace (3 daemons)",
          "rclone": "rclone --s3-no-head", "rclone_default": "rclone (default)",
          "onespace_verify": "onespace verification pass"}
 
@@ -431,6 +444,9 @@ def render(results):
     return "\n".join(out)
 
 
+ALL_TIMED = ("ceiling", "bare_copier", "onespace", "rclone", "rclone_default")
+
+
 def render_set(set_name, s):
     out = ["%s objects: %d x %s" % (set_name, s["objects"], human(s["object_size"])),
            "  %-28s %7s %7s %9s %7s %9s %12s %8s %12s" % (
@@ -438,7 +454,7 @@ def render_set(set_name, s):
                "CPU ms", "server ms"),
            "  %-28s %7s %7s %9s %7s %9s %12s %8s %12s" % (
                "", "", "", "", "", "/object", "", "/object", "swift+s3")]
-    for key in ("ceiling", "onespace", "rclone", "rclone_default"):
+    for key in ALL_TIMED:
         t = s["tools"][key]
         rss = "/".join("%.0f" % v for v in t["peak_rss_mib"].values()) or "-"
         req = s["requests"].get(key)
@@ -452,13 +468,14 @@ def render_set(set_name, s):
                            server.get("s3 server", 0))))
     if any(len(t.get("all_seconds", [])) > 1 for t in s["tools"].values()):
         out.append("  every timed run (s; the median one is shown above):")
-        for key in ("ceiling", "onespace", "rclone", "rclone_default"):
+        for key in ALL_TIMED:
             out.append("    %-28s %s" % (NAMES[key], " ".join(
                 "%.1f" % x for x in s["tools"][key]["all_seconds"])))
     req = s["requests"]
     if req:
         out.append("  requests per object, by kind:")
-        for key in ("onespace", "onespace_verify", "rclone", "rclone_default", "ceiling"):
+        for key in ("onespace", "onespace_verify", "rclone", "rclone_default", "ceiling",
+                    "bare_copier"):
             out.append("    %-28s %s" % (NAMES[key], fmt_counts(req[key]["counts"],
                                                                   s["objects"])))
     out.append("  onespace/rclone %.2f (vs %s; %.2f vs rclone default; %.2f with "
@@ -467,6 +484,9 @@ def render_set(set_name, s):
                   s["onespace/rclone_default"], s["onespace/rclone wall"]))
     out.append("  onespace/ceiling %.2f (%.2f with start-up); peak RSS onespace/rclone %.2f"
                % (s["onespace/ceiling"], s["onespace/ceiling wall"], s["rss onespace/rclone"]))
+    out.append("  bare copier/ceiling %.2f: the most any Swift -> S3 copier reaches here; "
+               "onespace/bare copier %.2f"
+               % (s["bare copier/ceiling"], s["onespace/bare copier"]))
     return out
 
 
