@@ -41,6 +41,30 @@ use = egg:swift#catch_errors
 """
 
 
+# Swift's encrypter stores this with every object it encrypts at rest
+ENCRYPTED_BODY = "x-object-sysmeta-crypto-body-meta"
+
+
+class CannotDecrypt(Exception):
+    """An object is encrypted at rest and the internal client has no
+    decrypter: what it reads is ciphertext, which must never be copied."""
+    retriable = False
+
+
+def has_decrypter(app, max_depth=64):
+    """Whether a loaded WSGI pipeline holds Swift's decrypter (filters keep
+    the next app in ``.app``; a filter that does not is read as "no", the
+    safe answer)."""
+    from swift.common.middleware.crypto.decrypter import Decrypter
+    for _ in range(max_depth):
+        if isinstance(app, Decrypter):
+            return True
+        app = getattr(app, "app", None)
+        if app is None:
+            return False
+    return False
+
+
 @dataclass(frozen=True)
 class LocalDB:
     """One container database on this node that holds rows of a mapped container.
@@ -165,6 +189,7 @@ class LocalCluster:
         self._ic_conf = internal_client_conf_path or self._write_ic_conf(scratch_dir)
         self._request_tries = request_tries
         self._client = None
+        self._decrypts = False
 
     def _write_ic_conf(self, scratch_dir):
         path = os.path.join(scratch_dir, "internal-client.conf")
@@ -177,7 +202,19 @@ class LocalCluster:
     def client(self):
         if self._client is None:
             self._client = InternalClient(self._ic_conf, "onespace", self._request_tries)
+            self._decrypts = has_decrypter(self._client.app)
         return self._client
+
+    def _readable(self, resp, account, container, obj):
+        """The response, unless it carries ciphertext we cannot decrypt."""
+        if ENCRYPTED_BODY in resp.headers and not self._decrypts:
+            close_if_possible(resp.app_iter)
+            raise CannotDecrypt(
+                "%s is encrypted at rest and the internal client %s has no "
+                "decrypter: set internal_client_conf_path to a conf whose pipeline "
+                "has keymaster and encryption, as the proxy's"
+                % ("/".join((account, container, obj)), self._ic_conf))
+        return resp
 
     # ---- container databases -------------------------------------------
     def local_replicas(self, account, container):
@@ -283,7 +320,8 @@ class LocalCluster:
     def head_object(self, account, container, obj):
         """A LocalObject, or None when the object is gone (404)."""
         path = self.client.make_path(account, container, obj)
-        resp = self.client.make_request("HEAD", path, {}, (2, 404))
+        resp = self._readable(self.client.make_request("HEAD", path, {}, (2, 404)),
+                              account, container, obj)
         close_if_possible(resp.app_iter)
         if resp.status_int == 404:
             return None
@@ -292,7 +330,9 @@ class LocalCluster:
     def get_object(self, account, container, obj, headers=None):
         """(LocalObject, body iterator) or (None, None) when gone; the body is streamed."""
         path = self.client.make_path(account, container, obj)
-        resp = self.client.make_request("GET", path, dict(headers or {}), (2, 404))
+        resp = self._readable(
+            self.client.make_request("GET", path, dict(headers or {}), (2, 404)),
+            account, container, obj)
         if resp.status_int == 404:
             close_if_possible(resp.app_iter)
             return None, None

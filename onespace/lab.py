@@ -22,6 +22,7 @@ client socket could otherwise be holding).
 """
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -226,6 +227,23 @@ class Lab:
             "\n[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n"
             "\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
             % (self.etc, self.memcached_port))
+
+    def encrypting_internal_client_conf(self):
+        """internal-client.conf with Swift's keymaster and encryption (a lab
+        secret): what an operator of a cluster encrypted at rest keeps in
+        /etc/swift.  The lab's proxy itself does not encrypt; objects written
+        through this conf are encrypted at rest."""
+        return self._write(
+            os.path.join(self.etc, "internal-client-encryption.conf"),
+            "[DEFAULT]\nswift_dir = %s\n"
+            "\n[pipeline:main]\npipeline = catch_errors proxy-logging keymaster encryption "
+            "proxy-server\n"
+            "\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
+            "\n[filter:keymaster]\nuse = egg:swift#keymaster\nencryption_root_secret = %s\n"
+            "\n[filter:encryption]\nuse = egg:swift#encryption\n"
+            "\n[filter:proxy-logging]\nuse = egg:swift#proxy_logging\n"
+            "\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
+            % (self.etc, base64.b64encode(b"onespace lab root secret: 32 bytes or more").decode()))
 
     def _swift_conf(self):
         constraints = ""

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from onespace import naming
+from onespace.cluster import CannotDecrypt
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
@@ -124,6 +125,9 @@ class ContainerSyncer:
             return self._handle(row, remote_hint, confirm)
         except LargeObjectError as e:
             return self.large.failed(row.name, e)
+        except CannotDecrypt as e:  # names the object; retried on restart and reload
+            LOG.error("%s", e)
+            return Outcome(FAILED, Action.FAIL, str(e), error=e)
         except ProviderError as e:
             if e.retriable or getattr(e, "status", None) in (401, 403):
                 return Outcome(RETRY, reason=str(e), error=e)

@@ -1,8 +1,11 @@
 """onespace-sync against the real lab: PUT, overwrite, POST, DELETE, names, errors."""
 
 import hashlib
+import json
 import os
 import re
+import subprocess
+import sys
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -185,3 +188,46 @@ def test_wrong_credentials_names_mapping_hides_secret(lab, tmp_path, unique):
         for f in files:
             with open(os.path.join(root, f), errors="replace") as fh:
                 assert secret not in fh.read()
+
+
+def put_encrypted(lab, container, name, data, headers):
+    """Write an object encrypted at rest: Swift's keymaster and encrypter in
+    an internal client of the lab (its proxy does not encrypt)."""
+    code = ("import io, sys; from swift.common import utils, storage_policy; "
+            "utils.set_swift_dir(sys.argv[1]); storage_policy.reload_storage_policies(); "
+            "from swift.common.internal_client import InternalClient; "
+            "InternalClient(sys.argv[2], 'test', 1).upload_object(io.BytesIO(sys.argv[4]"
+            ".encode()), 'AUTH_test', sys.argv[3], sys.argv[5], eval(sys.argv[6]))")
+    subprocess.run([sys.executable, "-c", code, lab.etc, lab.encrypting_internal_client_conf(),
+                    container, data, name, repr(headers)], check=True, timeout=120)
+
+
+def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique):
+    """An object encrypted at rest is refused, naming it, while the internal
+    client cannot decrypt it; with internal_client_conf_path pointing at a
+    conf with keymaster and encryption, the plaintext arrives."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, "seaweedfs", unique)
+    name = "secret \U0001F600 100%"
+    put_encrypted(lab, container, name, "plain words", {
+        "Content-Type": "text/plain", "X-Object-Meta-Color": "blue"})
+    conn.put_object(container, "not-encrypted", b"open")
+
+    out = "".join(sync_all_nodes(configs, expect_rc=None))
+    assert view.get("not-encrypted")[0] == b"open"
+    assert view.get(name) is None, "ciphertext was copied"
+    assert "AUTH_test/%s/%s is encrypted at rest" % (container, name) in out, out
+    assert "internal_client_conf_path" in out
+    failed = [n for path in configs for e in status_json(path) for n in e["failed_names"]]
+    assert failed == [name], out
+
+    # the operator points onespace at an internal client that decrypts;
+    # failed rows get another try on start-up
+    for path in configs:
+        with open(path) as f:
+            conf = json.load(f)
+        conf["internal_client_conf_path"] = lab.encrypting_internal_client_conf()
+        write_config(path, conf)
+    out = "".join(sync_all_nodes(configs))
+    assert view.get(name) == (b"plain words", "text/plain", {"color": "blue"}), out
+    failed = [n for path in configs for e in status_json(path) for n in e["failed_names"]]
+    assert failed == [], out
