@@ -10,14 +10,16 @@ import time
 
 from onespace.cluster import LocalCluster
 from onespace.status import ProgressStore
+from onespace.sync.decide import Row
 
 
 def _rows_after(broker, row_id):
-    """(count, oldest created_at) of rows after ``row_id``."""
+    """(count, when the oldest row after ``row_id`` was written) of rows after ``row_id``."""
     with broker.get() as conn:
         count = conn.execute("SELECT COUNT(*) FROM object WHERE ROWID > ?", (row_id,)).fetchone()[0]
     first = broker.get_items_since(row_id, 1)
-    oldest = float(first[0]["created_at"].split("+")[0]) if first else None
+    # created_at packs data, content-type and metadata times (with offsets)
+    oldest = Row.from_broker(first[0]).change_time if first else None
     return count, oldest
 
 

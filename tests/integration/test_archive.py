@@ -9,7 +9,7 @@ import time
 import pytest
 import swiftclient
 
-from tests.integration.conftest import run_once, wait_for, write_config
+from tests.integration.conftest import run_once, status_json, wait_for, write_config
 from tests.integration.remote import TARGETS, RemoteView
 from tests.integration.test_sync import mapping_for, setup_sync, sync_all_nodes
 
@@ -43,6 +43,9 @@ def test_archive_copies_verifies_then_removes_local(lab, tmp_path, unique, targe
     for i in range(5):
         assert view.get("a%d" % i) == (b"archive me %d" % i, "text/x-a", {"n": str(i)})
         assert local_body(conn, container, "a%d" % i) is None
+    # onespace-status reads the tombstone rows (timestamps with an offset) behind
+    for path in configs:
+        assert [e["container"] for e in status_json(path)] == [container]
     # the tombstones onespace wrote are not deletes to propagate
     outs = sync_all_nodes(configs)
     assert all(view.get("a%d" % i) for i in range(5))

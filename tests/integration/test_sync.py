@@ -202,11 +202,15 @@ def put_encrypted(lab, container, name, data, headers):
                     container, data, name, repr(headers)], check=True, timeout=120)
 
 
-def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique):
+@pytest.mark.parametrize("retain_local", [True, False], ids=["sync", "archive"])
+def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique,
+                                                          retain_local):
     """An object encrypted at rest is refused, naming it, while the internal
-    client cannot decrypt it; with internal_client_conf_path pointing at a
-    conf with keymaster and encryption, the plaintext arrives."""
-    conn, container, view, configs = setup_sync(lab, tmp_path, "seaweedfs", unique)
+    client cannot decrypt it (and in archive mode stays local); with
+    internal_client_conf_path pointing at a conf with keymaster and
+    encryption, the plaintext arrives (and is archived)."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, "seaweedfs", unique,
+                                                retain_local=retain_local)
     name = "secret \U0001F600 100%"
     put_encrypted(lab, container, name, "plain words", {
         "Content-Type": "text/plain", "X-Object-Meta-Color": "blue"})
@@ -219,6 +223,8 @@ def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique)
     assert "internal_client_conf_path" in out
     failed = [n for path in configs for e in status_json(path) for n in e["failed_names"]]
     assert failed == [name], out
+    # still local (the lab's proxy, without a decrypter, hides the encrypted metadata)
+    assert "x-object-meta-color" not in conn.head_object(container, name)
 
     # the operator points onespace at an internal client that decrypts;
     # failed rows get another try on start-up
@@ -231,3 +237,5 @@ def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique)
     assert view.get(name) == (b"plain words", "text/plain", {"color": "blue"}), out
     failed = [n for path in configs for e in status_json(path) for n in e["failed_names"]]
     assert failed == [], out
+    names = [o["name"] for o in conn.get_container(container)[1]]
+    assert names == ([] if not retain_local else ["not-encrypted", name]), out
