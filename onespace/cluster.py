@@ -16,8 +16,8 @@ from swift.common import constraints, storage_policy
 from swift.common.internal_client import InternalClient
 from swift.common.ring import Ring
 from swift.common.swob import wsgi_to_str
-from swift.common.utils import (ShardRange, close_if_possible, hash_path, set_swift_dir,
-                                whataremyips)
+from swift.common.utils import (ShardRange, close_if_possible, config_true_value, hash_path,
+                                set_swift_dir, whataremyips)
 from swift.container.backend import DATADIR, ContainerBroker
 
 LOG = logging.getLogger("onespace.cluster")
@@ -165,7 +165,7 @@ class LocalObject:
 
     @property
     def is_slo(self):
-        return self.headers.get("x-static-large-object", "").lower() in ("1", "true", "yes")
+        return config_true_value(self.headers.get("x-static-large-object"))
 
     @property
     def is_dlo(self):

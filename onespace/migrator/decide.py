@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from swift.common.utils import Timestamp
+from swift.common.utils import Timestamp, config_true_value
 
 from onespace.selection import excluded, matches_criteria
 from onespace.sync.large import dlo_prefix
@@ -337,7 +337,7 @@ def account_headers(source_headers):
 def is_manifest(headers):
     """Is a Swift source object (``multipart-manifest=get`` headers, lowercase
     names) an SLO or a DLO manifest?"""
-    return (headers.get("x-static-large-object", "").lower() in ("1", "true", "yes")
+    return (config_true_value(headers.get("x-static-large-object"))
             or "x-object-manifest" in headers)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from swift.common.utils import config_true_value
+
 from onespace import headers as hdrs
 from onespace.sync import large
 
@@ -30,7 +32,7 @@ def is_slo(obj):
     if hdrs.SLO_ETAG_KEY in obj.internal:
         return True
     flag = obj.internal.get(hdrs.SLO_HEADER_KEY) or obj.headers.get(hdrs.SLO_HEADER_KEY)
-    return str(flag).lower() in ("true", "1", "yes")
+    return config_true_value(flag)
 
 
 def manifest_entries(body):

@@ -34,6 +34,8 @@ import json
 import time
 from dataclasses import dataclass
 
+from swift.common.utils import config_true_value
+
 from onespace import headers as hdrs
 from onespace.sync.decide import Action, Decision, decide_same_data
 from onespace.sync.expiry import already_expired
@@ -439,16 +441,12 @@ def swift_manifest(pieces, remote_path):
 
 # ---------------------------------------------------------------- decisions
 
-def _truthy(value):
-    return str(value or "").lower() in ("1", "true", "yes", "on")
-
-
 def stored_as_large(remote):
     """Was this S3 object stored as an SLO (so a manifest may sit beside it)?
     ``swift-slo-etag`` says so; objects 1space wrote may only carry
     ``x-static-large-object`` or a multipart ETag."""
     return (hdrs.SLO_ETAG_KEY in remote.internal
-            or _truthy(remote.internal.get(hdrs.SLO_HEADER_KEY))
+            or config_true_value(remote.internal.get(hdrs.SLO_HEADER_KEY))
             or "-" in (remote.etag or ""))
 
 
@@ -458,7 +456,7 @@ def remote_matches(source, remote, protocol, convert_dlo=False):
         return False
     if protocol == "swift":
         as_slo = source.kind == "slo" or converts(source, convert_dlo)
-        if as_slo != _truthy(remote.headers.get("x-static-large-object")):
+        if as_slo != config_true_value(remote.headers.get("x-static-large-object")):
             return False
     if source.kind == "dlo":
         return remote.internal.get(hdrs.DLO_ETAG_KEY) == source.etag
