@@ -15,11 +15,15 @@ from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
 from onespace.sync.expiry import delete_at_headers, remote_delete_at
-from onespace.sync.large import S3_MAX_PART, LargeObjectError, stored_as_large
+from onespace.sync.large import S3_MAX_PART, LargeObjectError, SourceChanged, stored_as_large
 
 LOG = logging.getLogger("onespace.sync")
 
 DONE, SKIPPED, FAILED, RETRY = "done", "skipped", "failed", "retry"
+# Objects up to this size are read whole before the PUT: sent in one write,
+# resendable on a retry, and boto3 skips the Expect: 100-continue round trip
+# it makes for every streamed body.  Bounds memory at workers x this.
+IN_MEMORY_MAX = 1024 * 1024
 UNKNOWN = object()  # "no listing entry was looked at": HEAD the remote
 
 
@@ -288,7 +292,13 @@ class ContainerSyncer:
         try:
             # the local object may have changed since the HEAD: what we send is
             # described by the GET's own headers, and checked against its ETag
-            self.provider.put(key, reader, local.size, local.etag,
+            payload = reader
+            if local.size <= IN_MEMORY_MAX:
+                payload = reader.read()
+                if len(payload) != local.size:  # the object server's read broke off
+                    raise SourceChanged("read %d of %d bytes of %s/%s/%s" % (
+                        len(payload), local.size, self.account, self.container, row.name))
+            self.provider.put(key, payload, local.size, local.etag,
                               content_type=local.content_type,
                               metadata=local.user_metadata,
                               headers=self.expiry_headers(row, local))
