@@ -6,6 +6,7 @@ the ``.pending`` file that a raw sqlite read would miss), and the internal
 client (an in-process proxy) to read and delete objects.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -13,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from swift.common import constraints, storage_policy
+from swift.common import utils as swift_utils
 from swift.common.internal_client import InternalClient
 from swift.common.ring import Ring
 from swift.common.swob import wsgi_to_str
@@ -63,6 +65,15 @@ def has_decrypter(app, max_depth=64):
         if app is None:
             return False
     return False
+
+
+def use_swift_dir(swift_dir):
+    """Point Swift's process-wide settings (hash path prefix and suffix,
+    storage policies, constraints) at ``swift_dir``/swift.conf; without this
+    Swift reads /etc/swift and computes wrong paths."""
+    set_swift_dir(swift_dir)
+    storage_policy.reload_storage_policies()
+    constraints.reload_constraints()
 
 
 @dataclass(frozen=True)
@@ -177,14 +188,17 @@ class LocalCluster:
 
     def __init__(self, swift_dir, devices, internal_client_conf_path=None,
                  scratch_dir=None, request_tries=3):
-        # Swift reads the hash path prefix/suffix from swift_dir/swift.conf;
-        # without this it would look in /etc/swift and compute wrong paths.
-        set_swift_dir(swift_dir)
-        storage_policy.reload_storage_policies()
-        constraints.reload_constraints()
+        previous = os.path.dirname(swift_utils.SWIFT_CONF_FILE)
+        try:
+            use_swift_dir(swift_dir)
+            self.ring = Ring(swift_dir, ring_name="container")
+        except (SystemExit, Exception) as e:  # Swift exits on a swift.conf it refuses
+            # a reload's failure must leave the running config's settings in place
+            with contextlib.suppress(SystemExit, Exception):
+                use_swift_dir(previous)
+            raise RuntimeError("swift_dir %s: %s" % (swift_dir, e)) from None
         self.swift_dir = swift_dir
         self.devices = devices
-        self.ring = Ring(swift_dir, ring_name="container")
         self.my_ips = set(whataremyips())
         self._ic_conf = internal_client_conf_path or self._write_ic_conf(scratch_dir)
         self._request_tries = request_tries

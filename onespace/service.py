@@ -29,6 +29,7 @@ import eventlet
 import eventlet.event
 
 from onespace.config import ConfigError, load
+from onespace.verify import scrub
 
 LOG = logging.getLogger("onespace")
 TICK = 1.0  # seconds between looks at the worker from the main loop
@@ -39,49 +40,63 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets):
         super().__init__()
-        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+        self.secrets = [s for s in secrets if s]
 
     def filter(self, record):
         if self.secrets:
-            msg = record.getMessage()
-            for s in self.secrets:
-                msg = msg.replace(s, "***")
-            record.msg, record.args = msg, None
+            record.msg, record.args = scrub(record.getMessage(), self.secrets), None
             if record.exc_info:
                 text = logging.Formatter().formatException(record.exc_info)
-                for s in self.secrets:
-                    text = text.replace(s, "***")
-                record.exc_text, record.exc_info = text, None
+                record.exc_text, record.exc_info = scrub(text, self.secrets), None
         return True
 
 
-def setup_logging(settings, secrets, name):
-    """Handlers from the config; replaces earlier ones (reload)."""
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-        h.close()
+def build_logging(settings, secrets, name):
+    """(level, handlers) from the config, not yet in use: opening a log_file
+    or reaching a syslog server may fail, and a reload must then keep the
+    running handlers."""
     level = getattr(logging, str(settings.get("log_level", "info")).upper(), logging.INFO)
-    root.setLevel(level)
     # journald stamps the time itself; elsewhere a time helps
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not _under_journald():
         fmt = "%(asctime)s " + fmt
     handlers = [logging.StreamHandler(sys.stderr)]
-    if settings.get("log_file"):
-        handlers.append(logging.handlers.WatchedFileHandler(settings["log_file"]))
-        handlers[-1].setFormatter(logging.Formatter("%(asctime)s " + name + " " + fmt))
-    syslog = settings.get("syslog")
-    if syslog:
-        sock = socket.SOCK_STREAM if syslog.get("proto") == "tcp" else socket.SOCK_DGRAM
-        handlers.append(logging.handlers.SysLogHandler(
-            (syslog["host"], syslog.get("port", 514)), socktype=sock))
-        handlers[-1].setFormatter(logging.Formatter(name + ": " + fmt.replace("%(asctime)s ", "")))
+    try:
+        if settings.get("log_file"):
+            handlers.append(logging.handlers.WatchedFileHandler(settings["log_file"]))
+            handlers[-1].setFormatter(logging.Formatter("%(asctime)s " + name + " " + fmt))
+        syslog = settings.get("syslog")
+        if syslog:
+            sock = socket.SOCK_STREAM if syslog.get("proto") == "tcp" else socket.SOCK_DGRAM
+            handlers.append(logging.handlers.SysLogHandler(
+                (syslog["host"], syslog.get("port", 514)), socktype=sock))
+            handlers[-1].setFormatter(
+                logging.Formatter(name + ": " + fmt.replace("%(asctime)s ", "")))
+    except Exception:
+        close_logging(handlers[1:])
+        raise
     redact = RedactSecrets(secrets)
     for h in handlers:
         if not h.formatter:
             h.setFormatter(logging.Formatter(fmt))
         h.addFilter(redact)
+    return level, handlers
+
+
+def close_logging(handlers):
+    for h in handlers:
+        h.close()  # a StreamHandler leaves stderr open
+
+
+def install_logging(level, handlers):
+    """Make ``handlers`` the root logger's, closing the ones they replace."""
+    root = logging.getLogger()
+    old = list(root.handlers)
+    for h in old:
+        root.removeHandler(h)
+    close_logging(old)
+    root.setLevel(level)
+    for h in handlers:
         root.addHandler(h)
     # library chatter (and possible request dumps) stays out unless debugging
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "swiftclient"):
@@ -139,13 +154,30 @@ class Service:
     def _on_hup(self, signum, frame):
         self._reload = True
 
+    def _build(self, config):
+        """(logging, worker) for ``config``, nothing swapped in yet; raises
+        what a valid config may still meet (a log_file directory missing, a
+        statsd host that does not resolve, a swift_dir without swift.conf)."""
+        log_setup = build_logging(config.settings, config.secrets(), self.name)
+        try:
+            return log_setup, self.build_worker(config)
+        except BaseException:
+            close_logging(log_setup[1])
+            raise
+
     def run(self):
         self.config = self.load_config()
-        setup_logging(self.config.settings, self.config.secrets(), self.name)
+        try:
+            log_setup, self.worker = self._build(self.config)
+        except Exception as e:  # noqa: BLE001 - any of them: one line, exit 2
+            print("%s: %s: %s" % (self.config_path, self.name,
+                                  _masked(e, self.config.secrets())), file=sys.stderr)
+            print("%s: refusing to start" % self.name, file=sys.stderr)
+            sys.exit(2)
+        install_logging(*log_setup)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGHUP, self._on_hup)
-        self.worker = self.build_worker(self.config)
         LOG.info("%s started with %s (%d mappings)", self.name, self.config_path,
                  len(self.config.mappings))
         self.notify("READY=1", "STATUS=first pass starting")
@@ -215,9 +247,20 @@ class Service:
                 LOG.error("  %s", line)
             self.notify("READY=1")
             return
+        try:
+            log_setup, worker = self._build(config)
+        except Exception as e:  # noqa: BLE001 - the running config stays whatever it was
+            LOG.error("reload of %s failed; keeping the running config: %s",
+                      self.config_path, _masked(e, config.secrets()))
+            self.notify("READY=1")
+            return
         self.worker.close()
-        self.config = config
-        setup_logging(config.settings, config.secrets(), self.name)
-        self.worker = self.build_worker(config)
+        self.config, self.worker = config, worker
+        install_logging(*log_setup)
         LOG.info("config reloaded from %s (%d mappings)", self.config_path, len(config.mappings))
         self.notify("READY=1")
+
+
+def _masked(error, secrets):
+    """An exception as one line, with the config's secrets masked."""
+    return scrub(" ".join(("%s: %s" % (type(error).__name__, error)).split()), secrets)

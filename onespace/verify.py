@@ -208,7 +208,7 @@ def select(config, mappings, migrations, account=None, container=None):
 def scrub(line, secrets):
     """The line with every configured secret masked (defence in depth: the
     providers' messages never hold them)."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
         line = line.replace(secret, "***")
     return line
 

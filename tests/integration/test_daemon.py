@@ -7,6 +7,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from tests.integration.conftest import Daemon, run_once, wait_for, write_config
 from tests.integration.remote import RemoteView
 from tests.integration.test_sync import node_configs
@@ -167,6 +169,48 @@ def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
         assert daemon.alive()
     finally:
         assert daemon.stop() == 0
+
+
+# valid configs (onespace-config check passes) the daemon still cannot use
+UNUSABLE = {
+    "log_file in a missing directory": lambda tmp: {"log_file": str(tmp / "no" / "sync.log")},
+    "swift_dir without swift.conf": lambda tmp: {"swift_dir": str(tmp)},
+}
+
+
+def test_unusable_reload_keeps_running_config(lab, tmp_path, unique):
+    conn, container, view, configs = s3_setup(lab, tmp_path, unique, verification_slack=0)
+    daemon = Daemon(configs[0], tmp_path / "daemon.log").start()
+    try:
+        wait_for(lambda: "started with" in daemon.output(), timeout=30, what="daemon start")
+        with open(configs[0]) as f:
+            good = json.load(f)
+        for n, (case, change) in enumerate(UNUSABLE.items()):
+            write_config(configs[0], dict(good, **change(tmp_path)))
+            daemon.signal(signal.SIGHUP)
+            wait_for(lambda: daemon.output().count("keeping the running config") > n,
+                     timeout=30, what="reload refusal: " + case)
+            assert daemon.alive(), case
+            conn.put_object(container, "after-%d" % n, b"still syncing")
+            wait_for(lambda: view.get("after-%d" % n), timeout=60, what="sync after " + case)
+        out = daemon.output()
+        assert "No such file or directory" in out and str(tmp_path / "no") in out, out
+        assert "swift_dir %s:" % tmp_path in out, out
+        assert "Traceback" not in out, out
+    finally:
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("case", sorted(UNUSABLE))
+def test_unusable_config_refuses_to_start_in_one_line(lab, tmp_path, unique, case):
+    conn, container, view, configs = s3_setup(lab, tmp_path, unique)
+    with open(configs[0]) as f:
+        conf = json.load(f)
+    path = write_config(tmp_path / "unusable.json", dict(conf, **UNUSABLE[case](tmp_path)))
+    rc, out = run_once(path)
+    assert rc == 2, out
+    assert "refusing to start" in out and "Traceback" not in out, out
+    assert len(out.strip().splitlines()) == 2, out
 
 
 def test_invalid_config_refuses_to_start(tmp_path):
