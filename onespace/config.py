@@ -2,16 +2,21 @@
 
 The file is 1space's JSON format (see schemas/onespace.schema.json). Checks
 run in two layers: the JSON Schema (shared with the Ansible roles and any
-other tool) and a few semantic checks a schema cannot express. Every
+other tool) and a few semantic checks a schema cannot express. Before
+both, what Python's json accepts but JSON or onespace cannot use (repeated
+keys, lone surrogates, NaN and infinite numbers, deep nesting) is refused
+on its own, since the later layers would crash or print it. Every
 problem is reported as one line ``<json.path>: <reason>`` so operators can
 fix all of them in one go, and no line ever contains a secret.
 """
 
 import argparse
+import collections
 import copy
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -29,6 +34,10 @@ SECRET_KEYS = frozenset({'aws_secret'})
 S3_MIN_PART_SIZE = 5 * 1024 * 1024
 
 REDACTED = '***'
+
+#: Deepest nesting accepted: far beyond any real config, and shallow enough
+#: for the recursive schema validator (about 4 stack frames per level).
+MAX_DEPTH = 64
 
 _schema_cache = None
 
@@ -121,6 +130,12 @@ def redact(doc):
                 for k, v in doc.items()}
     if isinstance(doc, list):
         return [redact(item) for item in doc]
+    if isinstance(doc, str) and '@' in doc:
+        # a password written into a URL is a secret too (see find_secrets)
+        try:
+            return _hide_userinfo(doc, REDACTED + '@')
+        except ValueError:  # unreadable URL: it may still hold a password
+            return REDACTED
     return doc
 
 
@@ -141,10 +156,11 @@ def format_path(path):
     for part in path:
         if isinstance(part, int):
             out += '[%d]' % part
-        elif re.fullmatch(r'[^\s.\[\]"\']+', part):
+        elif re.fullmatch(r'[^\s.\[\]"\']+', part) and _is_utf8(part):
             out += ('.' if out else '') + part
         else:
-            out += '[%s]' % json.dumps(part, ensure_ascii=False)
+            # escape a key that is not UTF-8, or the line cannot be printed
+            out += '[%s]' % json.dumps(part, ensure_ascii=not _is_utf8(part))
     return out or '(root)'
 
 
@@ -440,13 +456,18 @@ def _sha256(values):
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
-def _display_endpoint(url):
-    """Endpoint without any user:password@ part, for labels."""
+def _hide_userinfo(url, shown=''):
+    """``url`` with its ``user:password@`` part replaced by ``shown``."""
     parts = urlsplit(url)
     if '@' not in parts.netloc:
-        return url.rstrip('/')
+        return url
     netloc = parts.netloc.rsplit('@', 1)[1]
-    return parts._replace(netloc=netloc).geturl().rstrip('/')
+    return parts._replace(netloc=shown + netloc).geturl()
+
+
+def _display_endpoint(url):
+    """Endpoint without any user:password@ part, for labels."""
+    return _hide_userinfo(url).rstrip('/')
 
 
 def _remote(item):
@@ -572,10 +593,79 @@ def _read_json(path):
     except OSError as e:
         raise ConfigError('%s: cannot read (%s)' % (path, e.strerror), path)
     try:
-        return json.loads(text)
+        doc = json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as e:
         raise ConfigError('%s: invalid JSON at line %d column %d: %s'
                           % (path, e.lineno, e.colno, e.msg), path)
+    except RecursionError:
+        raise ConfigError('%s: invalid JSON: nested too deeply' % path, path)
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits()
+        raise ConfigError('%s: invalid JSON: a number has too many digits'
+                          % path, path)
+    problems = _input_problems(doc, [])
+    if problems:
+        raise ConfigError(problems, path)
+    return doc
+
+
+class _RepeatedKeys(dict):
+    """A JSON object that names some keys more than once (json keeps the
+    last value); ``repeated`` lists them for _input_problems to report."""
+
+    def __init__(self, pairs, repeated):
+        super().__init__(pairs)
+        self.repeated = repeated
+
+
+def _json_object(pairs):
+    """json's object_pairs_hook: a dict that remembers repeated keys."""
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    counts = collections.Counter(key for key, _ in pairs)
+    return _RepeatedKeys(obj, [key for key in obj if counts[key] > 1])
+
+
+def _is_utf8(text):
+    """False for a string with a lone surrogate ("\\ud800" in JSON), which
+    parses but cannot be written out, sent or logged as UTF-8."""
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _input_problems(node, path):
+    """What json.loads accepts but onespace cannot use: repeated keys, lone
+    surrogates, NaN and infinite numbers, and nesting the (recursive)
+    checks after this one cannot walk. Lines name paths, never values."""
+    if len(path) > MAX_DEPTH:
+        return ['%s: nested more than %d levels deep'
+                % (format_path(path), MAX_DEPTH)]
+    problems = []
+    if isinstance(node, str) and not _is_utf8(node):
+        problems.append('%s: not valid UTF-8 (lone surrogate)'
+                        % format_path(path))
+    elif isinstance(node, float) and not math.isfinite(node):
+        # NaN passes "minimum: 0"; as poll_interval NaN busy-loops and
+        # Infinity (also what 1e400 parses to) never runs a second pass
+        problems.append('%s: must be a finite number (NaN, Infinity and '
+                        'numbers over 1e308 are not accepted)'
+                        % format_path(path))
+    elif isinstance(node, dict):
+        for key in getattr(node, 'repeated', ()):
+            problems.append('%s: duplicate key (the file sets it more than '
+                            'once)' % format_path(path + [key]))
+        for key, value in node.items():
+            if not _is_utf8(key):
+                problems.append('%s: key is not valid UTF-8 (lone surrogate)'
+                                % format_path(path + [key]))
+            problems += _input_problems(value, path + [key])
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            problems += _input_problems(item, path + [i])
+    return problems
 
 
 def load(path):
