@@ -20,6 +20,7 @@ The runner
 
 import logging
 import logging.handlers
+import re
 import signal
 import socket
 import sys
@@ -35,19 +36,30 @@ LOG = logging.getLogger("onespace")
 TICK = 1.0  # seconds between looks at the worker from the main loop
 
 
-class RedactSecrets(logging.Filter):
-    """Replace every configured secret in log lines (defence in depth)."""
+# C0 and C1 control characters but none of printable text
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text):
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): object
+    names may hold newlines or terminal escapes, which must not forge log
+    lines or status rows."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class SafeLogLines(logging.Filter):
+    """Every configured secret masked (defence in depth) and one event per
+    line (control characters escaped; a traceback keeps its own lines)."""
 
     def __init__(self, secrets):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record):
-        if self.secrets:
-            record.msg, record.args = scrub(record.getMessage(), self.secrets), None
-            if record.exc_info:
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text, record.exc_info = scrub(text, self.secrets), None
+        record.msg, record.args = one_line(scrub(record.getMessage(), self.secrets)), None
+        if record.exc_info and self.secrets:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = scrub(text, self.secrets), None
         return True
 
 
@@ -75,7 +87,7 @@ def build_logging(settings, secrets, name):
     except Exception:
         close_logging(handlers[1:])
         raise
-    redact = RedactSecrets(secrets)
+    redact = SafeLogLines(secrets)
     for h in handlers:
         if not h.formatter:
             h.setFormatter(logging.Formatter(fmt))

@@ -239,3 +239,15 @@ def test_encrypted_objects_are_never_copied_as_ciphertext(lab, tmp_path, unique,
     assert failed == [], out
     names = [o["name"] for o in conn.get_container(container)[1]]
     assert names == ([] if not retain_local else ["not-encrypted", name]), out
+
+
+def test_control_characters_in_names_cannot_forge_log_lines(lab, tmp_path, unique):
+    conn, container, view, configs = setup_sync(lab, tmp_path, "swift", unique)
+    name = "evil\nINFO onespace.sync: uploaded forged\x1b[2J"
+    conn.put_object(container, name, b"x")
+    out = "".join(sync_all_nodes(configs))
+    assert view.get(name)[0] == b"x"
+    assert "evil\\nINFO onespace.sync: uploaded forged\\x1b[2J" in out, out
+    assert not any(line.startswith("INFO onespace.sync: uploaded forged")
+                   for line in out.splitlines()), out
+    assert "\x1b" not in out
