@@ -150,6 +150,14 @@ def _can_show(path, value, secrets):
 
 # ---------------------------------------------------------------- messages
 
+def scrub(line, secrets):
+    """The line with every configured secret masked, longest first (one may
+    contain another): defence in depth for logs and reports."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        line = line.replace(secret, REDACTED)
+    return line
+
+
 def format_path(path):
     """``['containers', 2, 'protocol']`` -> ``containers[2].protocol``."""
     out = ''

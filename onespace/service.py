@@ -29,8 +29,7 @@ import time
 import eventlet
 import eventlet.event
 
-from onespace.config import ConfigError, load
-from onespace.verify import scrub
+from onespace.config import ConfigError, load, scrub
 
 LOG = logging.getLogger("onespace")
 TICK = 1.0  # seconds between looks at the worker from the main loop

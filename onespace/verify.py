@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 
 from onespace import naming
-from onespace.config import Migration
+from onespace.config import Migration, scrub
 
 DEFAULT_CONFIG = "/etc/onespace/onespace.json"
 
@@ -203,14 +203,6 @@ def select(config, mappings, migrations, account=None, container=None):
     return [e for e in chosen
             if (account is None or e.get("account") == account)
             and (container is None or e.get("container") == container)]
-
-
-def scrub(line, secrets):
-    """The line with every configured secret masked (defence in depth: the
-    providers' messages never hold them)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        line = line.replace(secret, "***")
-    return line
 
 
 def main(argv=None):

@@ -8,7 +8,8 @@ import pytest
 from onespace import naming
 from onespace.config import Config
 from onespace.providers.base import AuthFailed, Listing, RemoteObject
-from onespace.verify import CheckFailed, plan, run, scrub, select
+from onespace.config import scrub
+from onespace.verify import CheckFailed, plan, run, select
 
 S3 = {"protocol": "s3", "aws_endpoint": "http://s3.example", "aws_identity": "id",
       "aws_secret": "Secret-Value-1", "aws_bucket": "bucket"}
