@@ -200,6 +200,10 @@ class LocalCluster:
         self.swift_dir = swift_dir
         self.devices = devices
         self.my_ips = set(whataremyips())
+        if internal_client_conf_path and not os.access(internal_client_conf_path, os.R_OK):
+            # caught here, once, rather than as a traceback for every object
+            raise RuntimeError("internal_client_conf_path %s: not a readable file"
+                               % internal_client_conf_path)
         self._ic_conf = internal_client_conf_path or self._write_ic_conf(scratch_dir)
         self._request_tries = request_tries
         self._client = None

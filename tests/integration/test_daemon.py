@@ -175,6 +175,8 @@ def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
 UNUSABLE = {
     "log_file in a missing directory": lambda tmp: {"log_file": str(tmp / "no" / "sync.log")},
     "swift_dir without swift.conf": lambda tmp: {"swift_dir": str(tmp)},
+    "internal_client_conf_path missing": lambda tmp: {
+        "internal_client_conf_path": str(tmp / "no-such.conf")},
 }
 
 
@@ -196,6 +198,7 @@ def test_unusable_reload_keeps_running_config(lab, tmp_path, unique):
         out = daemon.output()
         assert "No such file or directory" in out and str(tmp_path / "no") in out, out
         assert "swift_dir %s:" % tmp_path in out, out
+        assert "no-such.conf: not a readable file" in out, out
         assert "Traceback" not in out, out
     finally:
         assert daemon.stop() == 0
