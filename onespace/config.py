@@ -158,6 +158,14 @@ def scrub(line, secrets):
     return line
 
 
+def printable(text):
+    """``text`` with control and other non-printable characters (and ``\\``)
+    escaped: names come from users, and a newline or terminal escape in one
+    must not forge a log line or status row, or reach the operator's terminal."""
+    return "".join(c if c.isprintable() and c != "\\" else
+                   c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def format_path(path):
     """``['containers', 2, 'protocol']`` -> ``containers[2].protocol``."""
     out = ''

@@ -9,31 +9,64 @@ import json
 import time
 
 from onespace.cluster import LocalCluster
-from onespace.status import ProgressStore
-from onespace.sync.decide import Row
+from onespace.config import printable
+from onespace.status import ProgressStore, ProgressUnreadable
+from onespace.sync.decide import Row, ready
+
+CHUNK = 1000  # rows read at a time
 
 
 def _rows_after(broker, row_id):
-    """(count, when the oldest row after ``row_id`` was written) of rows after ``row_id``."""
+    """The rows after ``row_id``, as Rows, read a chunk at a time."""
+    while True:
+        items = broker.get_items_since(row_id, CHUNK)
+        for item in items:
+            yield Row.from_broker(item)
+        if len(items) < CHUNK:
+            return
+        row_id = items[-1]["ROWID"]
+
+
+def _count_after(broker, row_id):
     with broker.get() as conn:
-        count = conn.execute("SELECT COUNT(*) FROM object WHERE ROWID > ?", (row_id,)).fetchone()[0]
-    first = broker.get_items_since(row_id, 1)
-    # created_at packs data, content-type and metadata times (with offsets)
-    oldest = Row.from_broker(first[0]).change_time if first else None
-    return count, oldest
+        return conn.execute("SELECT COUNT(*) FROM object WHERE ROWID > ?", (row_id,)).fetchone()[0]
+
+
+def _objects(db):
+    """Live objects whose rows this database handles: a root being sharded
+    still holds rows its shards handle (``LocalDB.skips``), and a sharded
+    root's object count already includes its shards'."""
+    with db.broker.get() as conn:
+        if not db.handed_over:
+            return conn.execute("SELECT COUNT(*) FROM object WHERE deleted = 0").fetchone()[0]
+        names = conn.execute("SELECT name FROM object WHERE deleted = 0")
+        return sum(1 for (name,) in names if not db.skips(name))
+
+
+def _error_entry(entry, message):
+    entry.update(state="error", error=message)
+    return entry
 
 
 def collect(config, now=None):
     """One dict per (mapping, container) that has a database on this node.
 
     A container being sharded has several databases here; their numbers are
-    added up.
+    added up.  Reads only: nothing in status_dir is changed.
     """
     now = now or time.time()
+    if not config.mappings:
+        return []  # migrator only: no Swift rings or databases to read
     s = config.settings
-    cluster = LocalCluster(s["swift_dir"], s["devices"], s.get("internal_client_conf_path"),
-                           scratch_dir=s["status_dir"])
     store = ProgressStore(s["status_dir"])
+    try:
+        cluster = LocalCluster(s["swift_dir"], s["devices"], s.get("internal_client_conf_path"),
+                               scratch_dir=s["status_dir"])
+    except Exception as e:  # noqa: BLE001 - one line per mapping, not a traceback
+        return [_error_entry({"mapping": m.label, "account": m["account"],
+                              "container": m["container"]},
+                             "cannot read the local Swift (swift_dir %s): %s"
+                             % (s["swift_dir"], _reason(e))) for m in config.mappings]
     containers_seen = {}
     for doc in store.all():
         containers_seen.setdefault(doc["mapping"], set()).add(doc["container"])
@@ -44,31 +77,55 @@ def collect(config, now=None):
                       if mapping.is_per_account else [mapping["container"]])
         for container in containers:
             entry = {"mapping": mapping.label, "account": account, "container": container}
+            try:
+                _collect_container(entry, cluster, store, mapping, now)
+            except ProgressUnreadable as e:
+                _error_entry(entry, "progress file unreadable: %s" % e)
+            except Exception as e:  # noqa: BLE001 - one broken container must not hide the others
+                _error_entry(entry, _reason(e))
             report.append(entry)
-            databases = cluster.local_databases(account, container)
-            if not databases:
-                entry["state"] = "no database on this node"
-                continue
-            entry.update(rows=0, rows_behind=0, rows_unverified=0, databases=len(databases),
-                         failed=0, failed_names=[], oldest_unsynced_age=0, updated_age=None)
-            for db in databases:
-                _add_database(entry, store.load(mapping.identity, account, container, db.db_id,
-                                                db.label), db.broker, now)
-            entry["failed_names"] = sorted(entry["failed_names"])[:10]
-            entry["state"] = ("failed rows" if entry["failed"] else
-                              "behind" if entry["rows_behind"] else "ok")
     return report
 
 
-def _add_database(entry, doc, broker, now):
-    """Add one database's progress to a container's entry."""
-    behind, oldest = _rows_after(broker, doc["last_row"])
-    unverified, _ = _rows_after(broker, doc["verified_row"])
-    entry["rows"] += broker.get_info()["object_count"]
-    entry["rows_behind"] += behind
-    entry["rows_unverified"] += unverified
-    if oldest:
-        entry["oldest_unsynced_age"] = max(entry["oldest_unsynced_age"], round(now - oldest, 1))
+def _reason(e):
+    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+
+
+def _collect_container(entry, cluster, store, mapping, now):
+    account, container = entry["account"], entry["container"]
+    databases = cluster.local_databases(account, container)
+    if not databases:
+        entry["state"] = "no database on this node"
+        return
+    entry.update(rows=0, rows_behind=0, rows_waiting=0, rows_unverified=0,
+                 databases=len(databases), failed=0, failed_names=[], oldest_unsynced_age=0,
+                 updated_age=None)
+    for db in databases:
+        doc = store.read(mapping.identity, account, container, db.db_id, db.label)
+        _add_database(entry, doc, db, mapping["copy_after"], now)
+    entry["failed_names"] = sorted(entry["failed_names"])[:10]
+    entry["state"] = ("failed rows" if entry["failed"] else
+                      "behind" if entry["rows_behind"] else "ok")
+
+
+def _add_database(entry, doc, db, copy_after, now):
+    """Add one database's progress to a container's entry.
+
+    A row younger than ``copy_after`` is waiting, not behind (the daemon
+    leaves it alone too); lag counts from when a row became due.
+    """
+    oldest_due = None
+    for row in _rows_after(db.broker, doc["last_row"]):
+        if ready(row, copy_after, now):
+            entry["rows_behind"] += 1
+            due = row.change_time + copy_after
+            oldest_due = due if oldest_due is None else min(oldest_due, due)
+        else:
+            entry["rows_waiting"] += 1
+    entry["rows"] += _objects(db)
+    entry["rows_unverified"] += _count_after(db.broker, doc["verified_row"])
+    if oldest_due is not None:
+        entry["oldest_unsynced_age"] = max(entry["oldest_unsynced_age"], round(now - oldest_due, 1))
     entry["failed"] += len(doc["failed"])
     entry["failed_names"] += list(doc["failed"])
     if doc["updated"]:
@@ -86,17 +143,24 @@ def _age(seconds):
 
 
 def render(report):
-    lines = ["%-11s %-40s %8s %8s %10s %8s %7s %s" % (
-        "STATE", "ACCOUNT/CONTAINER", "ROWS", "BEHIND", "UNVERIFIED", "LAG", "FAILED", "MAPPING")]
+    lines = ["%-11s %-40s %8s %8s %8s %10s %8s %7s %s" % (
+        "STATE", "ACCOUNT/CONTAINER", "ROWS", "BEHIND", "WAITING", "UNVERIFIED", "LAG",
+        "FAILED", "MAPPING")]
     for e in report:
-        if "rows_behind" not in e:
-            lines.append("%-11s %-40s %s" % ("-", e["account"] + "/" + e["container"], e["state"]))
+        where = printable(e["account"] + "/" + e["container"])
+        if "error" in e:
+            lines.append("%-11s %-40s %s (%s)" % ("error", where, printable(e["error"]),
+                                                  printable(e["mapping"])))
             continue
-        lines.append("%-11s %-40s %8d %8d %10d %8s %7d %s" % (
-            e["state"], e["account"] + "/" + e["container"], e["rows"], e["rows_behind"],
-            e["rows_unverified"], _age(e["oldest_unsynced_age"]), e["failed"], e["mapping"]))
+        if "rows_behind" not in e:
+            lines.append("%-11s %-40s %s" % ("-", where, e["state"]))
+            continue
+        lines.append("%-11s %-40s %8d %8d %8d %10d %8s %7d %s" % (
+            e["state"], where, e["rows"], e["rows_behind"], e["rows_waiting"],
+            e["rows_unverified"], _age(e["oldest_unsynced_age"]), e["failed"],
+            printable(e["mapping"])))
         for name in e["failed_names"]:
-            lines.append("%10s failed: %s" % ("", name))
+            lines.append("%10s failed: %s" % ("", printable(name)))
     return "\n".join(lines)
 
 
@@ -111,25 +175,33 @@ def collect_migrations(config, now=None):
     from the migrator's ``status_file``."""
     from onespace.migrator.progress import read
     now = now or time.time()
-    doc = read(config.migrator_settings["status_file"]) or {"migrations": {}}
+    path = config.migrator_settings["status_file"]
+    try:
+        doc = read(path) or {"migrations": {}}
+        problem = None
+    except ProgressUnreadable as e:
+        doc, problem = {"migrations": {}}, "status file unreadable: %s" % e
     report = []
     for migration in config.migrations:
-        entry = doc.get("migrations", {}).get(migration.identity[:16], {})
+        entry = doc["migrations"].get(migration.identity[:16], {})
         containers = entry.get("containers", {})
         if not containers:
-            report.append({"migration": migration.label, "account": migration["account"],
-                           "container": migration.get("container") or "*",
-                           "state": "not scanned yet"})
+            row = {"migration": migration.label, "account": migration["account"],
+                   "container": migration.get("container") or "*",
+                   "state": "not scanned yet"}
+            if problem:
+                _error_entry(row, problem)
+            report.append(row)
         for key in sorted(containers):
             c = containers[key]
-            last = c.get("last_scan") or {}
+            last = c["last_scan"]
             row = {"migration": migration.label, "account": c["account"],
                    "bucket": c["bucket"], "container": c["container"],
-                   "state": "scanning" if c.get("marker") else
+                   "state": "scanning" if c["marker"] else
                             ("idle" if last else "not scanned yet"),
-                   "current": c.get("current"), "last_scan": last or None,
+                   "current": c["current"], "last_scan": last,
                    "last_scan_age": round(now - last["finished"], 1) if last else None}
-            if last.get("failed") or (c.get("current") or {}).get("failed"):
+            if (last and last["failed"]) or c["current"]["failed"]:
                 row["state"] = "failures"
             report.append(row)
     return report
@@ -141,11 +213,15 @@ def render_migrations(report):
         "LAST", "MIGRATION")]
     for e in report:
         s = e.get("last_scan") or e.get("current")
-        where = e["account"] + "/" + e["container"]
+        where = printable(e["account"] + "/" + e["container"])
+        if "error" in e:
+            lines.append("%-15s %-40s %s (%s)" % ("error", where, printable(e["error"]),
+                                                  printable(e["migration"])))
+            continue
         if not s:
-            lines.append("%-15s %-40s %s" % (e["state"], where, e["migration"]))
+            lines.append("%-15s %-40s %s" % (e["state"], where, printable(e["migration"])))
             continue
         lines.append("%-15s %-40s %9d %8d %10.1f %8d %7d %8s %s" % (
             e["state"], where, s["scanned"], s["copied"], s["bytes"] / 1048576.0,
-            s["deleted"], s["failed"], _age(e.get("last_scan_age")), e["migration"]))
+            s["deleted"], s["failed"], _age(e.get("last_scan_age")), printable(e["migration"])))
     return "\n".join(lines)

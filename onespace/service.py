@@ -20,7 +20,6 @@ The runner
 
 import logging
 import logging.handlers
-import re
 import signal
 import socket
 import sys
@@ -29,21 +28,10 @@ import time
 import eventlet
 import eventlet.event
 
-from onespace.config import ConfigError, load, scrub
+from onespace.config import ConfigError, load, printable, scrub
 
 LOG = logging.getLogger("onespace")
 TICK = 1.0  # seconds between looks at the worker from the main loop
-
-
-# C0 and C1 control characters but none of printable text
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def one_line(text):
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``): object
-    names may hold newlines or terminal escapes, which must not forge log
-    lines or status rows."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class SafeLogLines(logging.Filter):
@@ -55,7 +43,7 @@ class SafeLogLines(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record):
-        record.msg, record.args = one_line(scrub(record.getMessage(), self.secrets)), None
+        record.msg, record.args = printable(scrub(record.getMessage(), self.secrets)), None
         if record.exc_info and self.secrets:
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text, record.exc_info = scrub(text, self.secrets), None

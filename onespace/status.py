@@ -14,12 +14,18 @@ a torn file.  Names are hashes because container names can be longer than a
 file name may be; the account, container and database are kept inside.
 """
 
+import glob
 import hashlib
 import json
+import logging
+import math
 import os
+import re
 import shutil
 import tempfile
 import time
+
+LOG = logging.getLogger("onespace.status")
 
 MAX_FAILED = 1000  # failed names kept per container, so a bad container can't bloat the file
 
@@ -48,6 +54,9 @@ def write_json_atomic(path, doc):
         os.close(dir_fd)
 
 
+_HEX_PATH = re.compile(r"/[0-9a-f]{16}/[0-9a-f]{32}/[0-9a-f]{32}\.json$")
+
+
 def _md5(text):
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
@@ -58,6 +67,50 @@ def new_progress(identity, account, container, db_id, db_label=None):
         "db_id": db_id, "db": db_label or "%s/%s" % (account, container),
         "last_row": 0, "verified_row": 0, "failed": {}, "updated": 0,
     }
+
+
+class ProgressUnreadable(Exception):
+    """A progress file that exists but cannot be used (the reason, one line)."""
+
+
+class ProgressCorrupt(ProgressUnreadable):
+    """A file that was read but is not a progress document: safe to move
+    aside and start over (unlike, say, a directory in its place)."""
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_progress(doc):
+    """Has ``doc`` the shape ``save`` writes?  Anything else is treated as corrupt."""
+    return (isinstance(doc, dict)
+            and all(isinstance(doc.get(k), str) for k in ("mapping", "account", "container",
+                                                           "db_id"))
+            and _is_count(doc.get("last_row")) and _is_count(doc.get("verified_row"))
+            and isinstance(doc.get("failed"), dict)
+            and isinstance(doc.get("updated"), (int, float))
+            and not isinstance(doc["updated"], bool) and math.isfinite(doc["updated"]))
+
+
+def read_progress(path):
+    """The progress document at ``path``, None if there is none; changes nothing.
+
+    Raises ProgressUnreadable when the file cannot be read or is not a
+    progress document.
+    """
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ProgressUnreadable(e.strerror or str(e)) from None
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
+        raise ProgressCorrupt("not valid JSON (%s)" % e) from None
+    if not is_progress(doc):
+        raise ProgressCorrupt("not a progress document")
+    return doc
 
 
 class ProgressStore:
@@ -73,25 +126,32 @@ class ProgressStore:
         return os.path.join(self.container_dir(identity, account, container),
                             _md5(db_id) + ".json")
 
-    def load(self, identity, account, container, db_id, db_label=None):
-        """This node's progress in one database (new if there is none yet).
+    def read(self, identity, account, container, db_id, db_label=None):
+        """This node's progress in one database (new if there is none yet),
+        read only (onespace-status); raises ProgressUnreadable.
 
         A re-created container has a new database id, so it starts over: the
         old row positions mean nothing there.
         """
-        path = self.path(identity, account, container, db_id)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except FileNotFoundError:
-            doc = None
-        except (OSError, ValueError):
-            # a corrupt file only costs a re-scan (remote state is re-checked)
-            os.replace(path, path + ".corrupt")
-            doc = None
-        if not doc or doc.get("mapping") != identity:
+        doc = read_progress(self.path(identity, account, container, db_id))
+        if doc is None or doc["mapping"] != identity:
             return new_progress(identity, account, container, db_id, db_label)
         return doc
+
+    def load(self, identity, account, container, db_id, db_label=None):
+        """``read`` for the daemon: a corrupt file is moved aside and the
+        database starts over, which only costs a re-scan (the remote's state
+        is checked again)."""
+        path = self.path(identity, account, container, db_id)
+        try:
+            return self.read(identity, account, container, db_id, db_label)
+        except ProgressCorrupt as e:
+            os.replace(path, path + ".corrupt")
+            LOG.warning("progress file %s unreadable (%s); moved to %s.corrupt, "
+                        "re-scanning that database", path, e, path)
+            return new_progress(identity, account, container, db_id, db_label)
+        except ProgressUnreadable as e:  # not ours to move (a directory, no permission)
+            raise ProgressUnreadable("progress file %s unreadable: %s" % (path, e)) from None
 
     def save(self, doc):
         doc["updated"] = time.time()
@@ -102,15 +162,20 @@ class ProgressStore:
                                     doc["db_id"]), doc)
 
     def all(self):
-        """Every progress document (for onespace-status)."""
-        for dirpath, _, files in sorted(os.walk(self.root)):
-            for name in sorted(files):
-                if name.endswith(".json") and not name.startswith(".tmp-"):
-                    try:
-                        with open(os.path.join(dirpath, name)) as f:
-                            yield json.load(f)
-                    except (OSError, ValueError):
-                        continue
+        """Every readable progress document (for onespace-status).
+
+        Only paths of the layout ``path`` makes are read: status_dir may hold
+        other files (a migrator status_file, internal-client.conf, ...).
+        """
+        pattern = os.path.join(glob.escape(self.root), "?" * 16, "?" * 32, "?" * 32 + ".json")
+        for path in sorted(glob.glob(pattern)):
+            if _HEX_PATH.search(path):
+                try:
+                    doc = read_progress(path)
+                except ProgressUnreadable:
+                    continue  # its container's row says so (``read``)
+                if doc is not None:
+                    yield doc
 
     def prune(self, identity, account, container, keep_db_ids):
         """Forget databases that are gone (a retired DB after sharding, a deleted container)."""

@@ -11,16 +11,20 @@ Layout (keys are migration identities, then "<source bucket>\\n<local container>
             "current": {stats},         # counters of the scan in progress
             "last_scan": {stats, "started", "finished"}}}}}}
 
-Written atomically (``status.write_json_atomic``).  A file that cannot be
-read is moved aside (``<status_file>.corrupt``) and migration restarts
-from the first name: every object is compared again, nothing is lost.
+Written atomically (``status.write_json_atomic``).  A regular file that
+is not such a document is moved aside (``<status_file>.corrupt``) and
+migration restarts from the first name: every object is compared again,
+nothing is lost.  Any other failure to read it (a directory, no permission)
+stops the migrator with one line naming the path: moving such a thing aside
+could move someone else's data.
 """
 
 import json
 import logging
+import math
 import os
 
-from onespace.status import write_json_atomic
+from onespace.status import ProgressCorrupt, ProgressUnreadable, write_json_atomic
 
 LOG = logging.getLogger("onespace.migrator")
 
@@ -32,6 +36,56 @@ def new_stats():
     return {f: 0 for f in STAT_FIELDS}
 
 
+def _number(value, none_ok=False):
+    if value is None:
+        return none_ok
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _stats(d, scan=False):
+    return (isinstance(d, dict) and all(_number(d.get(f)) for f in STAT_FIELDS)
+            and (not scan or (_number(d.get("started")) and _number(d.get("finished")))))
+
+
+def _container(c):
+    return (isinstance(c, dict)
+            and all(isinstance(c.get(k), str) for k in ("bucket", "container", "account",
+                                                         "marker"))
+            and _number(c.get("scan_started"), True)
+            and _number(c.get("previous_scan_start"), True)
+            and _stats(c.get("current"))
+            and (c.get("last_scan") is None or _stats(c["last_scan"], scan=True)))
+
+
+def is_status(doc):
+    """Has ``doc`` the layout above (the migrator and onespace-status rely on it)?"""
+    return (isinstance(doc, dict) and isinstance(doc.get("migrations"), dict)
+            and all(isinstance(m, dict) and isinstance(m.get("containers"), dict)
+                    and all(_container(c) for c in m["containers"].values())
+                    for m in doc["migrations"].values()))
+
+
+def read(path):
+    """The status document at ``path`` (None when there is none); changes nothing.
+
+    Raises ProgressUnreadable (the reason, one line) when it cannot be read
+    or is not a status document.
+    """
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ProgressUnreadable(e.strerror or str(e)) from None
+    except (ValueError, RecursionError) as e:
+        raise ProgressCorrupt("not valid JSON (%s)" % e) from None
+    if not is_status(doc):
+        raise ProgressCorrupt("not a migrator status document")
+    return doc
+
+
 class MigratorProgress:
     def __init__(self, path):
         self.path = path
@@ -39,22 +93,18 @@ class MigratorProgress:
 
     def _load(self):
         try:
-            with open(self.path) as f:
-                doc = json.load(f)
-            if not isinstance(doc, dict) or not isinstance(doc.get("migrations"), dict):
-                raise ValueError("not a migrator status document")
-            return doc
-        except FileNotFoundError:
-            return {"migrations": {}}
-        except (OSError, ValueError) as e:
+            return read(self.path) or {"migrations": {}}
+        except ProgressCorrupt as e:
             aside = self.path + ".corrupt"
-            try:
-                os.replace(self.path, aside)
-            except OSError:
-                pass
+            os.replace(self.path, aside)
             LOG.warning("status file %s unreadable (%s); moved to %s, scanning from the start",
                         self.path, e, aside)
             return {"migrations": {}}
+        except ProgressUnreadable as e:
+            # a directory (say the sync status_dir) or a file we may not read
+            # is the operator's to fix: moving it aside could move their data
+            # (the runner reports this one line and keeps a running config)
+            raise RuntimeError("status_file %s cannot be read: %s" % (self.path, e)) from None
 
     def container(self, migration, bucket, container):
         entry = self.doc["migrations"].setdefault(migration.identity[:16], {"containers": {}})
@@ -74,12 +124,3 @@ class MigratorProgress:
     def save(self):
         write_json_atomic(self.path, self.doc)
 
-
-def read(path):
-    """The status document for onespace-status (None when missing or unreadable)."""
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None

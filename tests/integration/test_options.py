@@ -19,9 +19,14 @@ def test_copy_after_waits_and_status_shows_lag(lab, tmp_path, unique):
     assert view.get("young") is None  # younger than copy_after
     time.sleep(1)
     report = [e for path in configs for e in status_json(path)]
-    assert sum(e["rows_behind"] for e in report) == 3  # one row, behind on each node
-    assert all(e["state"] == "behind" and e["oldest_unsynced_age"] >= 1 for e in report)
-    set_copy_after(configs, 1)
+    # one row on each node, not due yet: waiting, not behind, no lag
+    assert sum(e["rows_waiting"] for e in report) == 3
+    assert all(e["rows_behind"] == 0 and e["state"] == "ok" and e["oldest_unsynced_age"] == 0
+               for e in report)
+    set_copy_after(configs, 1)  # due now, and one second late: behind, with lag
+    report = [e for path in configs for e in status_json(path)]
+    assert sum(e["rows_behind"] for e in report) == 3
+    assert all(e["state"] == "behind" and e["oldest_unsynced_age"] >= 0.5 for e in report)
     sync_all_nodes(configs)
     assert view.get("young")[0] == b"wait for me"
     report = [e for path in configs for e in status_json(path)]

@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from onespace import report
 from onespace.config import Migration
 from onespace.migrator.progress import MigratorProgress, new_stats, read
@@ -62,3 +64,41 @@ def test_status_report(tmp_path):
     text = report.render_migrations(rows)
     assert "AUTH_a/b" in text and "3.0" in text and "not scanned yet" in text
     assert "s3cret" not in text + json.dumps(rows)
+
+
+def test_status_file_that_is_a_directory_is_never_moved(tmp_path):
+    path = tmp_path / "status_dir"
+    (path / "7349c7906ae7c754").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="status_file %s cannot be read" % path):
+        MigratorProgress(str(path))
+    assert (path / "7349c7906ae7c754").is_dir() and not (tmp_path / "status_dir.corrupt").exists()
+
+
+ODD = {"list-migrations": {"migrations": []},
+       "null-containers": {"migrations": {"m": {"containers": None}}},
+       "no-finished": {"migrations": {"m": {"containers": {"b\nb": {
+           "bucket": "b", "container": "b", "account": "AUTH_a", "marker": "",
+           "scan_started": None, "previous_scan_start": None, "current": new_stats(),
+           "last_scan": new_stats()}}}}}}
+
+
+@pytest.mark.parametrize("case", sorted(ODD))
+def test_odd_shapes_are_corrupt(tmp_path, case):
+    path = str(tmp_path / "status")
+    with open(path, "w") as f:
+        json.dump(ODD[case], f)
+    m = migration()
+    rows = report.collect_migrations(FakeConfig(path, [m]))
+    assert rows[0]["state"] == "error", rows
+    assert rows[0]["error"] == "status file unreadable: not a migrator status document"
+    assert "status file unreadable" in report.render_migrations(rows)
+    assert MigratorProgress(path).doc == {"migrations": {}}
+    assert os.path.exists(path + ".corrupt")
+
+
+def test_unreadable_status_file_is_not_not_scanned_yet(tmp_path):
+    path = str(tmp_path / "status")
+    os.mkdir(path)
+    rows = report.collect_migrations(FakeConfig(path, [migration()]))
+    assert rows[0]["error"] == "status file unreadable: Is a directory"
+    assert os.path.isdir(path)
