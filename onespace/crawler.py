@@ -91,7 +91,8 @@ class Crawler:
         self.settings = config.settings
         self.cluster = cluster
         self.store = ProgressStore(self.settings["status_dir"])
-        self.store.forget_other_mappings([m.identity for m in config.mappings])
+        if config.path:
+            self.store.forget_dropped_mappings(config.path, [m.identity for m in config.mappings])
         self.clock = clock
         self.backoff = Backoff(self.settings["remote_retry_max_delay"], clock)
         self.stats_sink = stats_sink
@@ -141,20 +142,27 @@ class Crawler:
                 LOG.error("%s: cannot list containers of %s: %s", mapping.label,
                           mapping["account"], e)
                 continue
-            for container in containers:
-                enumerators.spawn_n(self._sync_container_safely, mapping, container, stats)
+            for container, listed in containers:
+                enumerators.spawn_n(self._sync_container_safely, mapping, container, stats,
+                                    listed)
         enumerators.waitall()
         self.retry_failed = False
         return stats
 
     def _containers(self, mapping):
-        if mapping.is_per_account:
-            return self.cluster.list_containers(mapping["account"])
-        return [mapping["container"]]
+        """[(container, listed)] to sync for ``mapping``."""
+        if not mapping.is_per_account:
+            return [(mapping["container"], True)]
+        listed = self.cluster.list_containers(mapping["account"])
+        # a container deleted since an earlier pass is no longer listed, but
+        # its database (with the object deletes to send) stays until Swift
+        # reclaims it
+        gone = self.store.containers(mapping.identity) - set(listed)
+        return [(c, True) for c in listed] + [(c, False) for c in sorted(gone)]
 
-    def _sync_container_safely(self, mapping, container, stats):
+    def _sync_container_safely(self, mapping, container, stats, listed=True):
         try:
-            self.sync_container(mapping, container, stats)
+            self.sync_container(mapping, container, stats, listed)
         except ProviderError as e:
             stats.retry += 1
             delay = self.backoff.failed(mapping.identity)
@@ -164,11 +172,14 @@ class Crawler:
             LOG.exception("%s: container %s/%s failed", mapping.label,
                           mapping["account"], container)
 
-    def sync_container(self, mapping, container, stats):
-        """One pass over every local database holding rows of ``container``."""
+    def sync_container(self, mapping, container, stats, listed=True):
+        """One pass over every local database holding rows of ``container``
+        (``listed``: in the account listing; else deleted since a pass)."""
         account = mapping["account"]
         databases = self.cluster.local_databases(account, container)
         if not databases:
+            if not listed:  # reclaimed by Swift: nothing left to send
+                self.store.prune(mapping.identity, account, container, [])
             return
         provider = self.provider(mapping, container)
         self._sync_container_headers(mapping, account, container, provider)

@@ -14,6 +14,7 @@ a torn file.  Names are hashes because container names can be longer than a
 file name may be; the account, container and database are kept inside.
 """
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -54,6 +55,7 @@ def write_json_atomic(path, doc):
         os.close(dir_fd)
 
 
+_HEX16 = re.compile(r"[0-9a-f]{16}")
 _HEX_PATH = re.compile(r"/[0-9a-f]{16}/[0-9a-f]{32}/[0-9a-f]{32}\.json$")
 
 
@@ -161,13 +163,14 @@ class ProgressStore:
         write_json_atomic(self.path(doc["mapping"], doc["account"], doc["container"],
                                     doc["db_id"]), doc)
 
-    def all(self):
-        """Every readable progress document (for onespace-status).
+    def all(self, identity=None):
+        """Every readable progress document (of one mapping, if given).
 
         Only paths of the layout ``path`` makes are read: status_dir may hold
         other files (a migrator status_file, internal-client.conf, ...).
         """
-        pattern = os.path.join(glob.escape(self.root), "?" * 16, "?" * 32, "?" * 32 + ".json")
+        mapping_dir = glob.escape(identity[:16]) if identity else "?" * 16
+        pattern = os.path.join(glob.escape(self.root), mapping_dir, "?" * 32, "?" * 32 + ".json")
         for path in sorted(glob.glob(pattern)):
             if _HEX_PATH.search(path):
                 try:
@@ -177,23 +180,48 @@ class ProgressStore:
                 if doc is not None:
                     yield doc
 
+    def containers(self, identity):
+        """Names of the containers with progress under a mapping."""
+        return {doc["container"] for doc in self.all(identity)}
+
     def prune(self, identity, account, container, keep_db_ids):
-        """Forget databases that are gone (a retired DB after sharding, a deleted container)."""
+        """Forget databases that are gone (a retired DB after sharding, a
+        deleted container); the container's directory goes with its last one."""
         keep = {_md5(i) + ".json" for i in keep_db_ids}
         d = self.container_dir(identity, account, container)
         if os.path.isdir(d):
             for name in os.listdir(d):
                 if name.endswith(".json") and name not in keep:
                     os.unlink(os.path.join(d, name))
+            if not keep_db_ids:
+                with contextlib.suppress(OSError):  # not empty: left to the operator
+                    os.rmdir(d)
 
-    def forget_other_mappings(self, identities):
-        """Drop progress of mappings no longer configured (a changed mapping starts over)."""
-        if not os.path.isdir(self.root):
-            return
-        keep = {i[:16] for i in identities}
-        for ident in os.listdir(self.root):
+    def forget_dropped_mappings(self, config_path, identities):
+        """Drop the progress of mappings ``config_path`` had when it last ran
+        here and has no longer (a changed mapping starts over).
+
+        Only that file's own former mappings: another config sharing this
+        status_dir (a second daemon, a one-off ``--once`` with a subset)
+        keeps its progress, and so does a mapping another config still lists.
+        """
+        records = os.path.join(self.root, "configs")
+        mine = os.path.join(records, _md5(os.path.abspath(config_path))[:16] + ".json")
+        current = sorted({i[:16] for i in identities})
+        others = set()
+        previous = set()
+        for path in glob.glob(os.path.join(glob.escape(records), "*.json")):
+            try:
+                with open(path) as f:
+                    listed = set(json.load(f)["mappings"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # unreadable: nothing is forgotten on its account
+            if path == mine:
+                previous = listed
+            else:
+                others |= listed
+        for ident in previous - set(current) - others:
             d = os.path.join(self.root, ident)
-            # only our own directories: status_dir may hold other files too
-            if (len(ident) == 16 and all(c in "0123456789abcdef" for c in ident)
-                    and ident not in keep and os.path.isdir(d)):
+            if _HEX16.fullmatch(ident) and os.path.isdir(d):
                 shutil.rmtree(d)
+        write_json_atomic(mine, {"config": os.path.abspath(config_path), "mappings": current})

@@ -119,3 +119,38 @@ def test_per_account_mapping_picks_up_new_container_while_running(lab, tmp_path,
     finally:
         codes = [d.stop() for d in daemons]
     assert codes == [0, 0, 0]
+
+
+def test_per_account_mapping_propagates_deletes_of_a_deleted_container(lab, tmp_path, unique):
+    """``swift delete c`` (its objects, then the container) between two passes:
+    the container is no longer listed, but its database still holds the
+    deletes, and they reach the remote."""
+    admin = lab.swift_connection("admin")
+    account = "AUTH_gone" + unique
+    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
+                                   preauthtoken=admin.get_auth()[1], retries=1)
+    local.put_container("doomed")
+    local.put_container("kept")
+    for name in ("o0", "o1 \U0001F600"):
+        local.put_object("doomed", name, b"y")
+    local.put_object("kept", "k", b"k")
+    identity, secret = lab.credentials("test2")
+    mapping = {"account": account, "container": "/*", "protocol": "swift",
+               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
+               "aws_bucket": "gone-%s-" % unique, "propagate_delete": True}
+    configs = node_configs(lab, tmp_path, [mapping])
+    sync_all_nodes(configs)
+    target = lab.swift_connection("test2")
+
+    def remote_names(container):
+        return sorted(o["name"] for o in target.get_container(
+            "gone-%s-%s" % (unique, container))[1])
+    assert remote_names("doomed") == ["o0", "o1 \U0001F600"]
+    for name in ("o0", "o1 \U0001F600"):
+        local.delete_object("doomed", name)
+    local.delete_container("doomed")
+    sync_all_nodes(configs)
+    assert remote_names("doomed") == []
+    assert remote_names("kept") == ["k"]
+    report = [e for path in configs for e in status_json(path)]
+    assert all(e["state"] in ("ok", "no database on this node") for e in report), report

@@ -43,14 +43,49 @@ def test_corrupt_progress_is_moved_aside(tmp_path):
     assert os.path.exists(path + ".corrupt")
 
 
-def test_forget_other_mappings_keeps_foreign_files(tmp_path):
-    store = ProgressStore(str(tmp_path))
-    for ident in (ID, "b" * 64):
+def _saved(store, *identities):
+    for ident in identities:
         store.save(store.load(ident, "AUTH_a", "c", "db"))
+
+
+def _mappings(store):
+    return sorted(d["mapping"] for d in store.all())
+
+
+def test_a_config_forgets_only_mappings_it_dropped(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    a, b, c = "a" * 64, "b" * 64, "c" * 64
     (tmp_path / "not-ours").mkdir()
-    store.forget_other_mappings([ID])
-    assert [d["mapping"] for d in store.all()] == [ID]
+    store.forget_dropped_mappings(str(tmp_path / "main.json"), [a, b])
+    _saved(store, a, b)
+    # a one-off run with a subset of the mappings (or a second daemon) forgets nothing
+    store.forget_dropped_mappings(str(tmp_path / "subset.json"), [a])
+    assert _mappings(store) == [a, b]
+    # the main config drops b and adds c: b's progress goes
+    store.forget_dropped_mappings(str(tmp_path / "main.json"), [a, c])
+    assert _mappings(store) == [a]
     assert (tmp_path / "not-ours").is_dir()
+    # a mapping another config still lists is kept when this one drops it
+    store.forget_dropped_mappings(str(tmp_path / "main.json"), [c])
+    assert _mappings(store) == [a]  # the subset config still lists a
+
+
+def test_first_run_of_a_config_forgets_nothing(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    _saved(store, ID, "b" * 64)
+    store.forget_dropped_mappings(str(tmp_path / "new.json"), [ID])
+    assert _mappings(store) == sorted([ID, "b" * 64])
+
+
+def test_containers_and_pruning_a_whole_container(tmp_path):
+    store = ProgressStore(str(tmp_path))
+    for container in ("c1", "c2 \U0001F600"):
+        store.save(store.load(ID, "AUTH_a", container, "db"))
+    store.save(store.load("b" * 64, "AUTH_a", "other", "db"))
+    assert store.containers(ID) == {"c1", "c2 \U0001F600"}
+    store.prune(ID, "AUTH_a", "c1", [])
+    assert store.containers(ID) == {"c2 \U0001F600"}
+    assert not os.path.exists(store.container_dir(ID, "AUTH_a", "c1"))
 
 
 def test_prune_forgets_retired_databases(tmp_path):
