@@ -2,7 +2,8 @@
 
 A daemon supplies a *worker*: an object with ``run_pass() -> stats``,
 ``progress_ticks`` (a counter that grows while work moves), ``stopping``
-(set to ask it to stop between objects), ``summary(stats)`` and ``close()``.
+(set to ask it to stop between objects), ``summary(stats)``, ``close()`` and
+``scope`` (what it serves, for the log: "3 mappings").
 
 The runner
 
@@ -134,10 +135,14 @@ class Service:
         self.config = None
         self.worker = None
 
+    def read_config(self):
+        """The validated config (raises ConfigError); a daemon may adapt it."""
+        return load(self.config_path)
+
     def load_config(self):
         """The validated config, or exit 2 with one line per problem."""
         try:
-            return load(self.config_path)
+            return self.read_config()
         except ConfigError as e:
             for line in e.problems:
                 print("%s: %s" % (self.config_path, line) if self.config_path not in line
@@ -177,8 +182,7 @@ class Service:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         signal.signal(signal.SIGHUP, self._on_hup)
-        LOG.info("%s started with %s (%d mappings)", self.name, self.config_path,
-                 len(self.config.mappings))
+        LOG.info("%s started with %s (%s)", self.name, self.config_path, self.worker.scope)
         self.notify("READY=1", "STATUS=first pass starting")
         ok = True
         try:
@@ -239,7 +243,7 @@ class Service:
         self._reload = False
         self.notify("RELOADING=1")
         try:
-            config = load(self.config_path)
+            config = self.read_config()
         except ConfigError as e:
             LOG.error("reload of %s failed; keeping the running config:", self.config_path)
             for line in e.problems:
@@ -256,7 +260,7 @@ class Service:
         self.worker.close()
         self.config, self.worker = config, worker
         install_logging(*log_setup)
-        LOG.info("config reloaded from %s (%d mappings)", self.config_path, len(config.mappings))
+        LOG.info("config reloaded from %s (%s)", self.config_path, worker.scope)
         self.notify("READY=1")
 
 

@@ -256,6 +256,7 @@ class MigratorDaemon:
         self.statsd = _statsd_client(self.settings)
         self.stopping = False
         self.clock = time.time
+        self.scope = "%d migrations" % len(config.migrations)
 
     def _private_conf(self, directory, name, template):
         import os
@@ -997,17 +998,8 @@ def _statsd_client(settings):
 class MigratorService(Service):
     """The common runner, with the migrator's own poll_interval and logging."""
 
-    def load_config(self):
-        return migrator_view(super().load_config())
-
-    def _do_reload(self):
-        import onespace.service as service
-        real_load = service.load
-        service.load = lambda path: migrator_view(real_load(path))
-        try:
-            super()._do_reload()
-        finally:
-            service.load = real_load
+    def read_config(self):
+        return migrator_view(super().read_config())
 
 
 def migrator_view(config):

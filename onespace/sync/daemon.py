@@ -38,6 +38,7 @@ class SyncDaemon:
                                     scratch_dir=s["status_dir"])
         self.sink = _statsd_sink(s)
         self.crawler = Crawler(config, self.cluster, stats_sink=self.sink)
+        self.scope = "%d mappings" % len(config.mappings)
 
     @property
     def progress_ticks(self):

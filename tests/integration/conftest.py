@@ -47,7 +47,7 @@ def write_config(path, conf):
 
 
 class Daemon:
-    """onespace-sync in a subprocess, as systemd would run it."""
+    """onespace-sync (or ``argv``) in a subprocess, as systemd would run it."""
 
     started = []  # every daemon of the session, so a failed test leaks none
 
@@ -58,17 +58,18 @@ class Daemon:
                 d.proc.kill()
                 d.proc.wait()
 
-    def __init__(self, config_path, log_path, env=None):
+    def __init__(self, config_path, log_path, env=None, argv=None):
         self.config_path = str(config_path)
         self.log_path = str(log_path)
         self.env = env
+        self.argv = argv or [sys.executable, "-m", "onespace.cli", "--config",
+                             self.config_path]
         self.proc = None
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "onespace.cli", "--config", self.config_path],
-            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
         Daemon.started.append(self)
         return self
 

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -333,12 +334,8 @@ def test_kill_9_mid_pass_then_restart(lab, tmp_path, unique):
         lab, bucket, container="kill-" + unique)],
         migrator_settings={"items_chunk": 5, "workers": 1})
     status = str(tmp_path / "m.json") + ".status"
-    env = dict(os.environ)
-    daemon = Daemon(config, tmp_path / "d.log", env=env)
-    daemon.proc = subprocess.Popen([sys.executable, "-c", MIGRATOR, "--config", config],
-                                   stdout=open(daemon.log_path, "ab"), stderr=subprocess.STDOUT)
-    daemon.log = open(daemon.log_path, "ab")
-    Daemon.started.append(daemon)
+    daemon = Daemon(config, tmp_path / "d.log",
+                    argv=[sys.executable, "-c", MIGRATOR, "--config", config]).start()
 
     def midway():
         try:
@@ -706,3 +703,39 @@ def test_all_buckets_of_an_s3_account(lab, tmp_path, unique):
     s3.delete_bucket(Bucket=buckets[0])
     migrate(config)
     assert [c["name"] for c in local.get_account(prefix="all-" + unique)[1]] == buckets[1:]
+
+
+def test_migrator_reload_keeps_running_config(lab, tmp_path, unique):
+    """SIGHUP with a valid config the migrator cannot use (its status_file
+    is a directory) is logged in one line and the running config stays;
+    the directory is never moved aside."""
+    bucket, container = "mig-hup-" + unique, "hup-" + unique
+    s3 = s3_source(lab, bucket, ["a"])
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container=container)])
+    daemon = Daemon(config, tmp_path / "d.log",
+                    argv=[sys.executable, "-c", MIGRATOR, "--config", config]).start()
+    conn = lab.swift_connection("test")
+    try:
+        wait_for(lambda: "started with" in daemon.output(), timeout=60, what="start")
+        assert "(1 migrations)" in daemon.output()
+        with open(config) as f:
+            good = json.load(f)
+        busy = tmp_path / "a-directory"
+        busy.mkdir()
+        write_config(config, dict(good, migrator_settings=dict(
+            good["migrator_settings"], status_file=str(busy))))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "keeping the running config" in daemon.output(), timeout=60,
+                 what="reload refusal")
+        assert "status_file %s cannot be read" % busy in daemon.output()
+        assert busy.is_dir() and not os.path.exists(str(busy) + ".corrupt")
+        put_s3(s3, bucket, ["b"])
+        wait_for(lambda: local_names(conn, container) == ["a", "b"], timeout=60,
+                 what="migration after the refused reload")
+        write_config(config, good)
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "config reloaded" in daemon.output(), timeout=60, what="good reload")
+        assert daemon.alive() and "Traceback" not in daemon.output()
+    finally:
+        assert daemon.stop() == 0
