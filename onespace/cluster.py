@@ -264,16 +264,20 @@ class LocalCluster:
                                  logger=LOG, skip_commits=False)
         return broker if os.path.exists(broker.db_file) else None
 
-    def local_databases(self, account, container):
+    def local_databases(self, account, container, ask_servers=True):
         """Every LocalDB here holding rows of ``account/container``.
 
         Rows may sit in several of them while a container is being sharded:
         each LocalDB says which of its rows it leaves to the others
         (``skips``), and callers stay idempotent per row anyway (the remote is
-        checked before anything is sent).
+        checked before anything is sent).  A node without the root's database
+        learns its shards from the container servers, unless ``ask_servers``
+        is false (onespace-status stays off the network).
         """
         found = []
         root = self._databases(account, container, found)
+        if root is None and not ask_servers:
+            return found
         if root is None or root.get_db_state() != "unsharded":
             handed_over = tuple(shard for shard in self.shard_ranges(account, container, root)
                                 if shard.state in HANDED_OVER)

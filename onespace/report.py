@@ -93,7 +93,7 @@ def _reason(e):
 
 def _collect_container(entry, cluster, store, mapping, now):
     account, container = entry["account"], entry["container"]
-    databases = cluster.local_databases(account, container)
+    databases = cluster.local_databases(account, container, ask_servers=False)
     if not databases:
         entry["state"] = "no database on this node"
         return

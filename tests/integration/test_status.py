@@ -79,3 +79,28 @@ def test_status_only_reads_progress_files_and_the_daemon_heals(lab, tmp_path, un
     assert run_once(config)[0] == 0
     assert os.path.exists(path + ".corrupt")
     assert status_json(config)[0]["state"] == "ok"
+
+
+def test_status_asks_no_server_for_a_container_it_holds_no_database_of(lab, tmp_path, unique):
+    """A node without the container's database would have to ask the
+    container servers for its shards; onespace-status does not (it needs no
+    network), so servers that do not answer change nothing."""
+    import shutil
+    from swift.common.ring import RingBuilder
+    conn, container, config = one_node(lab, tmp_path, unique)
+    etc = tmp_path / "etc"
+    shutil.copytree(lab.etc, etc)
+    builder = RingBuilder.load(str(etc / "container.builder"))
+    for dev in builder.devs:
+        dev["port"] = lab.base + 49  # nothing listens there
+    builder.get_ring().save(str(etc / "container.ring.gz"))
+    with open(config) as f:
+        conf = json.load(f)
+    (tmp_path / "no-devices").mkdir()
+    ic_conf = etc / "internal-client.conf"
+    ic_conf.write_text(ic_conf.read_text().replace(lab.etc, str(etc)))
+    conf.update(swift_dir=str(etc), devices=str(tmp_path / "no-devices"),
+                internal_client_conf_path=str(ic_conf))
+    write_config(config, conf)
+    [entry] = status_json(config)
+    assert entry["state"] == "no database on this node", entry
