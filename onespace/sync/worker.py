@@ -144,6 +144,8 @@ class ContainerSyncer:
     def _handle(self, row, remote_hint, confirm):
         key = self.remote_key(row.name)
         problem = naming.check_remote_key(key, self.mapping["protocol"])
+        if problem and row.deleted:  # such a key was never stored remotely
+            return Outcome(DONE, Action.NOTHING, "no remote copy: " + problem)
         if problem:
             LOG.error("object %s/%s/%s: %s", self.account, self.container, row.name, problem)
             return Outcome(FAILED, Action.FAIL, problem)

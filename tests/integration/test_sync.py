@@ -172,6 +172,10 @@ def test_key_too_long_is_reported_in_status_and_does_not_block(lab, tmp_path, un
     # the row is failed on the node that owns it, and shows in its onespace-status
     all_failed = [n for path in config for e in status_json(path) for n in e["failed_names"]]
     assert all_failed == [bad], out
+    # deleted locally, it is no longer a failure (its key never existed remotely)
+    conn.delete_object(container, bad)
+    out = "".join(sync_all_nodes(config))
+    assert [n for path in config for e in status_json(path) for n in e["failed_names"]] == []
 
 
 def test_wrong_credentials_names_mapping_hides_secret(lab, tmp_path, unique):
