@@ -116,6 +116,8 @@ def _add_database(entry, doc, db, copy_after, now):
     """
     oldest_due = None
     for row in _rows_after(db.broker, doc["last_row"]):
+        if row.archive_tombstone:  # the daemon's own delete when it archived: no work
+            continue
         if ready(row, copy_after, now):
             entry["rows_behind"] += 1
             due = row.change_time + copy_after
