@@ -95,11 +95,12 @@ def is_progress(doc):
             and not isinstance(doc["updated"], bool) and math.isfinite(doc["updated"]))
 
 
-def read_progress(path):
-    """The progress document at ``path``, None if there is none; changes nothing.
+def read_json_doc(path, is_valid, what):
+    """The JSON document at ``path``, None if there is none; changes nothing.
 
-    Raises ProgressUnreadable when the file cannot be read or is not a
-    progress document.
+    Raises ProgressUnreadable (the reason, one line) when the file cannot be
+    read, and ProgressCorrupt when it is not JSON or ``is_valid`` refuses it
+    (``what`` names what it should have been).
     """
     try:
         with open(path) as f:
@@ -110,9 +111,14 @@ def read_progress(path):
         raise ProgressUnreadable(e.strerror or str(e)) from None
     except (ValueError, RecursionError) as e:  # RecursionError: absurdly nested JSON
         raise ProgressCorrupt("not valid JSON (%s)" % e) from None
-    if not is_progress(doc):
-        raise ProgressCorrupt("not a progress document")
+    if not is_valid(doc):
+        raise ProgressCorrupt("not " + what)
     return doc
+
+
+def read_progress(path):
+    """The progress document at ``path`` (see read_json_doc)."""
+    return read_json_doc(path, is_progress, "a progress document")
 
 
 class ProgressStore:

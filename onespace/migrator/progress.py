@@ -19,12 +19,12 @@ stops the migrator with one line naming the path: moving such a thing aside
 could move someone else's data.
 """
 
-import json
 import logging
 import math
 import os
 
-from onespace.status import ProgressCorrupt, ProgressUnreadable, write_json_atomic
+from onespace.status import (ProgressCorrupt, ProgressUnreadable, read_json_doc,
+                             write_json_atomic)
 
 LOG = logging.getLogger("onespace.migrator")
 
@@ -67,23 +67,8 @@ def is_status(doc):
 
 
 def read(path):
-    """The status document at ``path`` (None when there is none); changes nothing.
-
-    Raises ProgressUnreadable (the reason, one line) when it cannot be read
-    or is not a status document.
-    """
-    try:
-        with open(path) as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise ProgressUnreadable(e.strerror or str(e)) from None
-    except (ValueError, RecursionError) as e:
-        raise ProgressCorrupt("not valid JSON (%s)" % e) from None
-    if not is_status(doc):
-        raise ProgressCorrupt("not a migrator status document")
-    return doc
+    """The status document at ``path`` (see status.read_json_doc)."""
+    return read_json_doc(path, is_status, "a migrator status document")
 
 
 class MigratorProgress:

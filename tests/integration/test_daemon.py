@@ -148,29 +148,6 @@ def test_remote_down_daemon_stays_healthy_and_converges(lab, tmp_path, unique):
     assert any("STOPPING=1" in m for m in notify.drain())
 
 
-def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
-    conn, container, view, configs = s3_setup(lab, tmp_path, unique, verification_slack=0)
-    daemon = Daemon(configs[0], tmp_path / "daemon.log").start()
-    try:
-        wait_for(lambda: "started with" in daemon.output(), timeout=30, what="daemon start")
-        with open(configs[0]) as f:
-            good = json.load(f)
-        broken = dict(good, containers=[dict(good["containers"][0], protocol="ftp")])
-        write_config(configs[0], broken)
-        daemon.signal(signal.SIGHUP)
-        wait_for(lambda: "keeping the running config" in daemon.output(), timeout=30,
-                 what="reload refusal")
-        assert "containers[0].protocol: 'ftp' is not one of ['s3', 'swift']" in daemon.output()
-        conn.put_object(container, "after-bad-reload", b"still syncing")
-        wait_for(lambda: view.get("after-bad-reload"), timeout=60, what="sync after bad reload")
-        write_config(configs[0], dict(good, poll_interval=2))
-        daemon.signal(signal.SIGHUP)
-        wait_for(lambda: "config reloaded" in daemon.output(), timeout=30, what="good reload")
-        assert daemon.alive()
-    finally:
-        assert daemon.stop() == 0
-
-
 # valid configs (onespace-config check passes) the daemon still cannot use
 UNUSABLE = {
     "log_file in a missing directory": lambda tmp: {"log_file": str(tmp / "no" / "sync.log")},
@@ -180,15 +157,19 @@ UNUSABLE = {
 }
 
 
-def test_unusable_reload_keeps_running_config(lab, tmp_path, unique):
+def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
+    """SIGHUP to an invalid config, then to each unusable one: logged, the
+    running config keeps syncing; a good reload after them is taken."""
     conn, container, view, configs = s3_setup(lab, tmp_path, unique, verification_slack=0)
     daemon = Daemon(configs[0], tmp_path / "daemon.log").start()
     try:
         wait_for(lambda: "started with" in daemon.output(), timeout=30, what="daemon start")
         with open(configs[0]) as f:
             good = json.load(f)
-        for n, (case, change) in enumerate(UNUSABLE.items()):
-            write_config(configs[0], dict(good, **change(tmp_path)))
+        bad = {"invalid": dict(good, containers=[dict(good["containers"][0], protocol="ftp")])}
+        bad.update((case, dict(good, **change(tmp_path))) for case, change in UNUSABLE.items())
+        for n, (case, conf) in enumerate(bad.items()):
+            write_config(configs[0], conf)
             daemon.signal(signal.SIGHUP)
             wait_for(lambda: daemon.output().count("keeping the running config") > n,
                      timeout=30, what="reload refusal: " + case)
@@ -196,10 +177,15 @@ def test_unusable_reload_keeps_running_config(lab, tmp_path, unique):
             conn.put_object(container, "after-%d" % n, b"still syncing")
             wait_for(lambda: view.get("after-%d" % n), timeout=60, what="sync after " + case)
         out = daemon.output()
+        assert "containers[0].protocol: 'ftp' is not one of ['s3', 'swift']" in out
         assert "No such file or directory" in out and str(tmp_path / "no") in out, out
         assert "swift_dir %s:" % tmp_path in out, out
         assert "no-such.conf: not a readable file" in out, out
         assert "Traceback" not in out, out
+        write_config(configs[0], dict(good, poll_interval=2))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: "config reloaded" in daemon.output(), timeout=30, what="good reload")
+        assert daemon.alive()
     finally:
         assert daemon.stop() == 0
 
