@@ -91,7 +91,8 @@ class FakeCluster:
     def __init__(self, dbs):
         self.dbs = dbs
 
-    def local_databases(self, account, container):
+    def local_databases(self, account, container, ask_servers=True):
+        assert not ask_servers  # onespace-status stays off the network
         if container == "broken":
             raise RuntimeError("disk on fire")
         return self.dbs
