@@ -39,6 +39,7 @@ from swift.common.swob import (
     str_to_wsgi,
     wsgi_to_str,
 )
+from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.utils import close_if_possible, get_logger, split_path
 from swift.proxy.controllers.base import clear_info_cache, get_container_info
 
@@ -229,6 +230,9 @@ class CloudShunt:
                 return app_iter
             close_if_possible(app_iter)
             return self.remote_delete(req, route, name)(env, start_response)
+        if objects.deleted_here(HeaderKeyDict(headers).get("X-Backend-Timestamp")):
+            start_response(status, headers)  # deleted or expired here: not to be served
+            return app_iter
         close_if_possible(app_iter)
         return self.remote_object(req, route, name)(env, start_response)
 

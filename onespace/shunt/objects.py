@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from swift.common.utils import config_true_value
+from swift.common.utils import Timestamp, config_true_value
 
 from onespace import headers as hdrs
 from onespace.sync import large
+from onespace.sync.decide import ARCHIVE_OFFSET
 
 #: Headers of the remote object that describe the content and go to the client.
 CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
@@ -24,6 +25,20 @@ CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language"
 #: Request headers that make a GET conditional (answered after a HEAD of the remote).
 CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                        "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
+
+
+def deleted_here(backend_timestamp):
+    """Does a local 404 mean the object was deleted (or expired) here, so the
+    remote copy must not be served or restored?  Swift's 404 names its
+    tombstone's time in X-Backend-Timestamp; a name never written has none.
+    The sync daemon's own archive delete carries ARCHIVE_OFFSET: that object
+    lives on remotely."""
+    if not backend_timestamp:
+        return False
+    try:
+        return Timestamp(backend_timestamp).offset != ARCHIVE_OFFSET
+    except ValueError:
+        return False  # not a time stamp: no tombstone to go by
 
 
 def is_slo(obj):

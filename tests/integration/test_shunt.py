@@ -433,3 +433,25 @@ def test_container_post_reaches_swift_remote_with_metadata_sync(lab, tmp_path, u
     b.serve()
     b.conn.post_container(b.container, {"X-Container-Meta-Team": "red"})
     assert "x-container-meta-team" not in b.view.conn.head_container(b.bucket)
+
+
+@pytest.mark.parametrize("restore", [False, True], ids=["serve", "restore_object"])
+def test_objects_deleted_here_are_not_served_from_the_remote(lab, tmp_path, unique, restore):
+    """Sync mode (retain_local) with merge_namespaces: a client deletes an
+    object the remote still holds (propagate_delete off): its tombstone
+    wins, so it is neither served nor restored. An archived object (the
+    daemon's own delete) still is."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    a.conn.put_object(a.container, "archived", b"far away")
+    a.archive()
+    a.serve(restore_object=restore, propagate_delete=False)
+    a.conn.put_object(a.container, "gone " + ODD, b"deleted data")
+    keep = dict(a.mapping, retain_local=True, propagate_delete=False)
+    rc, out = run_once(write_config(tmp_path / "keep.json", lab.sync_config(
+        1, [keep], status_dir=str(tmp_path / "status-keep"), verification_slack=0)))
+    assert rc == 0, out  # copied, kept locally
+    a.conn.delete_object(a.container, "gone " + ODD)
+    assert a.view.get("gone " + ODD)[0] == b"deleted data"  # the remote still has it
+    assert not_found(a.conn, a.container, "gone " + ODD)
+    assert not_found(a.conn, a.container, "gone " + ODD)  # nor restored by the first GET
+    assert a.conn.get_object(a.container, "archived")[1] == b"far away"
