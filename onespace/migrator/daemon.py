@@ -26,7 +26,7 @@ from swift.common import constraints
 from swift.common.internal_client import InternalClient, UnexpectedResponse
 from swift.common.ring import Ring
 from swift.common.swob import str_to_wsgi, wsgi_to_str
-from swift.common.utils import Timestamp, close_if_possible
+from swift.common.utils import Timestamp, close_if_possible, config_true_value
 
 from onespace import naming
 from onespace.cluster import LocalCluster
@@ -644,7 +644,7 @@ class MigratorDaemon:
         except BaseException as e:
             if depth:
                 raise  # the outermost copy cleans up
-            self._remove_objects(job.account, copy.written)
+            self._remove_unused(job, copy.written, local_name, name)
             if not isinstance(e, (MigrationError, UnexpectedResponse, ProviderError,
                                   large.LargeObjectError)):
                 raise
@@ -652,7 +652,7 @@ class MigratorDaemon:
         if not written:
             if depth:  # the outer manifest's PUT checks that what is there is the same
                 return {"kept_local": 1}
-            self._remove_objects(job.account, copy.written)
+            self._remove_unused(job, copy.written, local_name, name)
             return {"kept_local": 1}
         return {"copied": 1, "bytes": copy.bytes + len(data)}
 
@@ -767,10 +767,10 @@ class MigratorDaemon:
                 return None
             if not self._put_manifest(job, job.container, name, headers,
                                       json.dumps(manifest).encode("utf-8"), slo=True):
-                self._remove_objects(job.account, done)
+                self._remove_unused(job, done, job.container, name)
                 return {"kept_local": 1}
         except BaseException as e:
-            self._remove_objects(job.account, done)
+            self._remove_unused(job, done, job.container, name)
             if isinstance(e, (MigrationError, UnexpectedResponse)):
                 return self._fail(job, name, "large object copy failed: %s" % e)
             raise
@@ -789,6 +789,47 @@ class MigratorDaemon:
         resp = writer.make_request("PUT", path, headers, (2, 409), body_file=_BytesReader(data))
         b"".join(resp.app_iter)  # the slo middleware reports errors in the body
         return resp.status_int not in (202, 409)
+
+    def _remove_unused(self, job, written, container, name):
+        """Remove what a copy of ``container/name`` wrote, except what the
+        local object there reads now: a racing copy of the same object (the
+        owner's and a verifier's, two processes) may have written the same
+        segment names and won the manifest PUT.  If that cannot be read,
+        nothing is removed (orphans over a broken object)."""
+        try:
+            used, prefixes = self._in_use(job.account, container, name)
+        except Exception as e:  # noqa: BLE001 - leave them; logged
+            LOG.warning("%s: segments of %r left in place (%s)", job.migration.label, name, e)
+            return
+        self._remove_objects(job.account, [
+            (c, o) for c, o in written
+            if (c, o) not in used and not any(c == pc and o.startswith(pp)
+                                              for pc, pp in prefixes)])
+
+    def _in_use(self, account, container, name, depth=0):
+        """({(container, object)}, [(container, prefix)]) the local object
+        ``container/name`` reads now: an SLO's segments and nested manifests
+        (and theirs), a DLO's segment prefix; nothing if it is gone."""
+        used, prefixes = set(), []
+        path = self.writer.make_path(account, container, name)
+        resp = self.writer.make_request("GET", path + "?multipart-manifest=get", {}, (2, 404))
+        try:
+            if resp.status_int == 404:
+                return used, prefixes
+            headers = {k.lower(): wsgi_to_str(v) for k, v in resp.headers.items()}
+            if "x-object-manifest" in headers:
+                prefixes.append(large.dlo_prefix(headers["x-object-manifest"]))
+            elif config_true_value(headers.get("x-static-large-object")) and depth <= 10:
+                for entry in large.parse_slo_manifest(b"".join(resp.app_iter)):
+                    seg = large.split_segment_path(entry["name"])
+                    used.add(seg)
+                    if entry.get("sub_slo"):
+                        more, more_prefixes = self._in_use(account, *seg, depth=depth + 1)
+                        used |= more
+                        prefixes += more_prefixes
+        finally:
+            close_if_possible(resp.app_iter)
+        return used, prefixes
 
     def _remove_objects(self, account, names):
         """Best effort: DELETE each (container, object) of ``names``."""

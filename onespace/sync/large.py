@@ -111,7 +111,7 @@ def parse_slo_manifest(body):
     return entries
 
 
-def _split_name(path):
+def split_segment_path(path):
     container, _, obj = path.lstrip("/").partition("/")
     if not path.startswith("/") or not container or not obj:
         raise LargeObjectError("segment path %r is not /container/object" % path)
@@ -140,7 +140,7 @@ def slo_pieces(entries):
                 pieces.append(Piece(None, None, 0, len(data), data=data))
             continue
         try:
-            container, obj = _split_name(entry["name"])
+            container, obj = split_segment_path(entry["name"])
             size = int(entry["bytes"])
             etag = entry["hash"]
         except (KeyError, TypeError, ValueError):

@@ -739,3 +739,33 @@ def test_migrator_reload_keeps_running_config(lab, tmp_path, unique):
         assert daemon.alive() and "Traceback" not in daemon.output()
     finally:
         assert daemon.stop() == 0
+
+
+def test_racing_copies_of_a_large_object_leave_it_whole(lab, tmp_path, unique):
+    """Two migrators copying the same large object at once (the owner and a
+    verifier, or two processes) write the same segment names; the one whose
+    manifest PUT loses must not remove the segments the winner's manifest
+    reads."""
+    import shutil
+    etc = str(tmp_path / "etc")
+    shutil.copytree(lab.etc, etc)
+    with open(os.path.join(etc, "swift.conf"), "a") as f:
+        f.write("\n[swift-constraints]\nmax_file_size = 1048576\n")
+    s3 = lab.s3_client()
+    bucket, container = "mig-race-" + unique, "race-" + unique
+    s3.create_bucket(Bucket=bucket)
+    big = os.urandom(3 * 1048576 + 1000)
+    s3.put_object(Bucket=bucket, Key="big", Body=big)
+    configs = []
+    for n in (1, 2):
+        config = migrator_config(lab, tmp_path / ("m%d.json" % n), [s3_migration(
+            lab, bucket, container=container)], swift_dir=etc)
+        conf = json.load(open(config))
+        conf.pop("internal_client_conf_path")
+        configs.append(write_config(config, conf))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run_migrator, configs))
+    assert [rc for rc, _ in results] == [0, 0], results
+    conn = lab.swift_connection("test")
+    assert conn.get_object(container, "big")[1] == big
+    assert len(local_names(conn, container + "_segments")) == 4
