@@ -402,8 +402,8 @@ class CloudShunt:
             # the remote's first request runs while Swift lists (and decides
             # auth); its answer is dropped unless Swift says 200
             low, high = remote_range(marker, end_marker, False, (), limit)
-            prefetch = eventlet.spawn(self._remote_page, route, prefix, delimiter, low, high,
-                                      next(chunk_sizes(limit, True, REMOTE_PAGE)))
+            prefetch = eventlet.spawn(self._prefetched_page, route, prefix, delimiter, low,
+                                      high, next(chunk_sizes(limit, True, REMOTE_PAGE)))
         spliced = False
         try:
             # a container a migration has not created yet: the source's alone
@@ -545,11 +545,18 @@ class CloudShunt:
             env.get("HTTP_X_IDENTITY_STATUS") == "Confirmed"
 
     @staticmethod
-    def _remote_page(route, prefix, delimiter, low, high, size):
+    def _prefetched_page(route, prefix, delimiter, low, high, size):
+        """The first remote page, or the ProviderError that stopped it: handed
+        to the waiter as a value, since a green thread that raises has its
+        whole traceback printed to the proxy's log on every listing."""
         names = route.names
-        return route.provider.list(prefix=names.key(prefix), delimiter=delimiter or None,
-                                   marker=names.key(low) if low else "",
-                                   end_marker=names.key(high) if high else None, limit=size)
+        try:
+            return route.provider.list(prefix=names.key(prefix), delimiter=delimiter or None,
+                                       marker=names.key(low) if low else "",
+                                       end_marker=names.key(high) if high else None,
+                                       limit=size)
+        except ProviderError as e:
+            return e
 
     def remote_listing(self, route, limit, marker, end_marker, prefix, delimiter, reverse,
                        local=(), prefetch=None):
@@ -578,6 +585,8 @@ class CloudShunt:
         for _ in range(pages):
             if prefetch is not None:
                 page, prefetch = prefetch.wait(), None
+                if isinstance(page, ProviderError):
+                    raise page
                 if high:  # the bound found since: cut the page there
                     kept = [e for e in page if e.name < kwargs["end_marker"]]
                     page = Listing(kept, page.truncated and len(kept) == len(page))

@@ -290,6 +290,7 @@ def test_remote_down_objects_503_listings_local_only(lab, tmp_path, unique):
     a.conn.put_object(a.container, "here", b"local")
     dead = "http://127.0.0.1:%d" % (lab.base + 48)  # nothing listens there
     a.serve(aws_endpoint=dead)
+    tracebacks = proxy_log(lab).count("Traceback")
     raw = Raw(lab)
     status, headers, body = raw.request("GET", a.container, "gone-remote")
     assert status == 503 and b"remote store" in body
@@ -299,6 +300,8 @@ def test_remote_down_objects_503_listings_local_only(lab, tmp_path, unique):
     assert status == 200 and [e["name"] for e in json.loads(body)] == ["here"]
     assert headers["x-onespace-remote-listing"] == "unavailable"
     assert a.conn.get_object(a.container, "here")[1] == b"local"  # local reads unaffected
+    # one warning line per listing in the proxy log, not a traceback
+    assert proxy_log(lab).count("Traceback") == tracebacks
 
 
 def test_unmapped_containers_pass_through_without_remote_calls(lab, tmp_path, unique):
