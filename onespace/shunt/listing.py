@@ -99,7 +99,10 @@ def source_containers(names, limit, marker, end_marker, prefix, delimiter, rever
 def listing_params(params):
     """(limit, marker, end_marker, prefix, delimiter, reverse) of a request's
     query parameters (a dict of str), with Swift's defaults.  Raises
-    ValueError for a limit Swift itself refuses (the caller lets Swift answer)."""
+    ValueError for a limit Swift itself refuses, and for the legacy ``path``
+    query, whose meaning a splice does not keep (the caller lets Swift answer)."""
+    if "path" in params:
+        raise ValueError("path listings are Swift's own")
     raw = params.get("limit")
     limit = MAX_LIMIT if raw in (None, "") else int(raw)
     if limit < 0 or limit > MAX_LIMIT:

@@ -217,3 +217,8 @@ def test_source_containers(kwargs, expected):
     for e in out:
         if "name" in e:
             assert e["count"] == 0 and e["content_location"] == "http://s3.example/" + e["name"]
+
+
+def test_path_listings_are_left_to_swift():
+    with pytest.raises(ValueError):
+        listing_params({"path": "d"})
