@@ -3,13 +3,15 @@
 See :mod:`onespace.providers.base` for the interface every backend offers.
 """
 
-from onespace.providers.base import (AuthFailed, IntegrityError, NotFound, Provider,
-                                     ProviderError, RemoteObject, RemoteUnavailable)
+from onespace.providers.base import (DAEMON_TIMEOUTS, INTERACTIVE_TIMEOUTS, AuthFailed,
+                                     IntegrityError, NotFound, Provider, ProviderError,
+                                     RemoteObject, RemoteUnavailable)
 from onespace.providers.s3 import S3Provider
 from onespace.providers.swift import SwiftProvider
 
 __all__ = ["make_provider", "close_all", "ProviderCache", "Provider", "RemoteObject", "ProviderError", "NotFound",
-           "RemoteUnavailable", "AuthFailed", "IntegrityError"]
+           "RemoteUnavailable", "AuthFailed", "IntegrityError", "DAEMON_TIMEOUTS",
+           "INTERACTIVE_TIMEOUTS"]
 
 
 def _default_label(settings):
@@ -17,20 +19,21 @@ def _default_label(settings):
                                settings.get("protocol", "s3"), settings.get("aws_bucket"))
 
 
-def make_provider(mapping_like, bucket=None, pool_size=10, label=None):
+def make_provider(mapping_like, bucket=None, pool_size=10, label=None, timeouts=DAEMON_TIMEOUTS):
     """A Provider for a 1space-style mapping (``containers[]`` or
     ``migrations[]`` entry): ``protocol`` "s3" (the default, as in 1space)
     or "swift".  ``bucket`` replaces ``aws_bucket`` (a per-account Swift
     mapping writes to ``<aws_bucket><container>``); ``label`` names the
-    mapping in every error (default: the mapping's own ``label``)."""
+    mapping in every error (default: the mapping's own ``label``); ``timeouts``:
+    the daemons' patient ones or the shunt's INTERACTIVE_TIMEOUTS."""
     settings = dict(mapping_like)
     label = label or getattr(mapping_like, "label", None) or _default_label(settings)
     bucket = settings.get("aws_bucket") if bucket is None else bucket
     protocol = settings.get("protocol", "s3")
     if protocol == "s3":
-        return S3Provider(settings, bucket, pool_size, label)
+        return S3Provider(settings, bucket, pool_size, label, timeouts)
     if protocol == "swift":
-        return SwiftProvider(settings, bucket, pool_size, label)
+        return SwiftProvider(settings, bucket, pool_size, label, timeouts)
     raise ValueError("%s: unknown protocol %r (expected 's3' or 'swift')" % (label, protocol))
 
 

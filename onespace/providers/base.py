@@ -21,6 +21,20 @@ from onespace.headers import INTERNAL_KEYS
 CHUNK_SIZE = 64 * 1024
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to connect and to wait for each read, and attempts in all."""
+    connect: float
+    read: float
+    attempts: int
+
+
+#: The daemons: a slow remote is waited for; the row is retried anyway.
+DAEMON_TIMEOUTS = Timeouts(connect=10, read=60, attempts=2)
+#: The shunt answers a client who waits: a remote that hangs fails fast.
+INTERACTIVE_TIMEOUTS = Timeouts(connect=3, read=10, attempts=1)
+
+
 @dataclass
 class RemoteObject:
     """One remote object (or, with ``is_prefix``, one "directory" of a

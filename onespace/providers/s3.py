@@ -33,14 +33,11 @@ from botocore.handlers import set_list_objects_encoding_type_url
 
 from onespace.headers import from_s3_metadata, to_s3_metadata
 from onespace.providers.base import (
-    CHUNK_SIZE, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
+    CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
     total_size, unquote_etag)
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 60
-MAX_ATTEMPTS = 2  # in all, the first one included
 
 # Error codes whose HTTP status alone would classify them wrongly.
 AUTH_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
@@ -71,7 +68,7 @@ def s3_error_class(status, code):
     return error_class(status)
 
 
-def client_config(endpoint, region, pool_size):
+def client_config(endpoint, region, pool_size, timeouts=DAEMON_TIMEOUTS):
     """The botocore Config; see the module docstring for the why."""
     aws = not endpoint or endpoint.rstrip("/").endswith(".amazonaws.com")
     return Config(
@@ -82,9 +79,9 @@ def client_config(endpoint, region, pool_size):
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         max_pool_connections=pool_size,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        retries={"total_max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=timeouts.connect,
+        read_timeout=timeouts.read,
+        retries={"total_max_attempts": timeouts.attempts, "mode": "standard"},
     )
 
 
@@ -120,7 +117,7 @@ def _no_retry_of_streams(request_dict, **kwargs):
     return None
 
 
-def make_client(settings, pool_size):
+def make_client(settings, pool_size, timeouts=DAEMON_TIMEOUTS):
     endpoint = settings.get("aws_endpoint") or None
     region = settings.get("aws_region") or "us-east-1"
     session = boto3.session.Session(
@@ -128,7 +125,7 @@ def make_client(settings, pool_size):
         aws_secret_access_key=settings.get("aws_secret"),
         region_name=region)
     client = session.client("s3", endpoint_url=endpoint,
-                            config=client_config(endpoint, region, pool_size))
+                            config=client_config(endpoint, region, pool_size, timeouts))
     _register_raw_headers(client)
     for operation in ("PutObject", "UploadPart"):  # before the generic retry handler
         client.meta.events.register("needs-retry.s3." + operation, _no_retry_of_streams)
@@ -141,12 +138,12 @@ def make_client(settings, pool_size):
 class S3Provider(Provider):
     protocol = "s3"
 
-    def __init__(self, settings, bucket, pool_size=10, label="s3"):
+    def __init__(self, settings, bucket, pool_size=10, label="s3", timeouts=DAEMON_TIMEOUTS):
         region = settings.get("aws_region") or "us-east-1"
         super().__init__(label, bucket, settings.get("aws_endpoint") or "AWS S3 " + region,
                          secret=settings.get("aws_secret"))
         self.region = region
-        self.client = make_client(settings, pool_size)
+        self.client = make_client(settings, pool_size, timeouts)
 
     # ---- errors --------------------------------------------------------
     @contextlib.contextmanager

@@ -23,12 +23,10 @@ from swiftclient import client as swiftclient_module
 
 from onespace.headers import SWIFT_META_PREFIX
 from onespace.providers.base import (
-    CHUNK_SIZE, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
+    CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
     total_size, unquote_etag)
 
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 60
 # swiftclient's own retries (it still re-authenticates on a 401): none, so
 # that every error is the server's own; onespace retries rows, with backoff.
 # Its retries could not help streamed uploads anyway: they cannot be rewound.
@@ -45,7 +43,7 @@ KEPT_ON_POST = ("x-delete-at", "x-object-manifest", "cache-control",
 swiftclient_module.logger_settings["reveal_sensitive_prefix"] = 0
 
 
-def connection_kwargs(settings):
+def connection_kwargs(settings, timeouts=DAEMON_TIMEOUTS):
     """``swiftclient.Connection`` arguments for a 1space mapping.
 
     tempauth (v1) when ``auth_type`` is absent; keystone v2 takes
@@ -55,7 +53,7 @@ def connection_kwargs(settings):
     """
     kwargs = {"authurl": settings["aws_endpoint"], "user": settings["aws_identity"],
               "key": settings["aws_secret"], "retries": RETRIES, "os_options": {},
-              "timeout": (CONNECT_TIMEOUT, READ_TIMEOUT)}
+              "timeout": (timeouts.connect, timeouts.read)}
     auth_type = settings.get("auth_type")
     if auth_type == "keystone_v2":
         kwargs["auth_version"] = "2"
@@ -68,7 +66,7 @@ def connection_kwargs(settings):
                    "user_domain_name": settings.get("user_domain_name") or domain}
         kwargs["os_options"] = {k: v for k, v in options.items() if v}
     if auth_type:
-        kwargs["timeout"] = READ_TIMEOUT  # keystoneclient takes a number, not a pair
+        kwargs["timeout"] = timeouts.read  # keystoneclient takes a number, not a pair
     return kwargs
 
 
@@ -183,11 +181,11 @@ class ConnectionPool:
 class SwiftProvider(Provider):
     protocol = "swift"
 
-    def __init__(self, settings, bucket, pool_size=10, label="swift"):
+    def __init__(self, settings, bucket, pool_size=10, label="swift", timeouts=DAEMON_TIMEOUTS):
         super().__init__(label, bucket, settings.get("aws_endpoint"),
                          secret=settings.get("aws_secret"))
         self.storage_policy = settings.get("storage_policy")
-        self._pool = ConnectionPool(connection_kwargs(settings), pool_size,
+        self._pool = ConnectionPool(connection_kwargs(settings, timeouts), pool_size,
                                     settings.get("remote_account"))
 
     # ---- plumbing ------------------------------------------------------

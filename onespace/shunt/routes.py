@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from onespace import config as config_mod
 from onespace import naming
-from onespace.providers import make_provider
+from onespace.providers import INTERACTIVE_TIMEOUTS, make_provider
 from onespace.shunt.listing import RemoteNames
 
 
@@ -136,7 +136,8 @@ class RouteTable:
         with self._lock:
             base = self._providers.get(key)
             if base is None:
-                base = self._providers[key] = make_provider(mapping, pool_size=20)
+                base = self._providers[key] = make_provider(
+                    mapping, pool_size=20, timeouts=INTERACTIVE_TIMEOUTS)
         if isinstance(mapping, config_mod.Migration):
             # a "/*" migration keeps the source's container names
             return base.with_bucket(container) if mapping.is_all_buckets else base

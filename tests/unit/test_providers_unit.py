@@ -11,7 +11,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from swiftclient import ClientException
 
-from onespace.providers import make_provider
+from onespace.providers import DAEMON_TIMEOUTS, INTERACTIVE_TIMEOUTS, make_provider
 from onespace.providers import swift as swift_mod
 from onespace.providers.base import (AuthFailed, Body, IntegrityError, Listing, NotFound,
                                      Provider, ProviderError, RemoteObject,
@@ -67,7 +67,9 @@ def test_tempauth_kwargs():
     assert kwargs["authurl"] == SWIFT["aws_endpoint"]
     assert (kwargs["user"], kwargs["key"]) == ("test2:tester2", SECRET)
     assert "auth_version" not in kwargs and kwargs["os_options"] == {}
-    assert kwargs["timeout"] == (swift_mod.CONNECT_TIMEOUT, swift_mod.READ_TIMEOUT)
+    assert kwargs["timeout"] == (DAEMON_TIMEOUTS.connect, DAEMON_TIMEOUTS.read)
+    quick = connection_kwargs(SWIFT, INTERACTIVE_TIMEOUTS)["timeout"]
+    assert quick == (INTERACTIVE_TIMEOUTS.connect, INTERACTIVE_TIMEOUTS.read)
 
 
 def test_keystone_v2_kwargs():
