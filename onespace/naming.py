@@ -117,6 +117,13 @@ def local_segments_container(aws_bucket: str, remote_container: str, container: 
     return None
 
 
+def has_dot_segment(key: str) -> bool:
+    """A ``.`` or ``..`` between slashes: requests/urllib3 remove dot segments
+    from URLs (RFC 3986), so ``a/./b`` would reach ``a/b`` and ``../c/o``
+    another container.  S3 servers refuse or keep them; Swift URLs lose them."""
+    return any(part in (".", "..") for part in key.split("/"))
+
+
 def check_remote_key(key: str, protocol: str,
                      max_part_bytes: int | None = None) -> str | None:
     """Say why ``key`` cannot be stored remotely, or None if it can.
@@ -132,6 +139,9 @@ def check_remote_key(key: str, protocol: str,
     size = len(key.encode("utf-8"))
     if size > limit:
         return f"remote key is {size} bytes, the {store} limit is {limit}"
+    if protocol == "swift" and has_dot_segment(key):
+        return ("remote key has a '.' or '..' path part, which HTTP libraries "
+                "resolve away: it would be stored under another name")
     if max_part_bytes is not None:
         for part in key.split("/"):
             part_size = len(part.encode("utf-8"))

@@ -22,6 +22,7 @@ from swiftclient import ClientException
 from swiftclient import client as swiftclient_module
 
 from onespace.headers import SWIFT_META_PREFIX
+from onespace.naming import has_dot_segment
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
@@ -198,8 +199,19 @@ class SwiftProvider(Provider):
             cls, status, reason = swift_error(e)
             raise self.error(cls, op, key, status=status, reason=reason) from e
 
+    def _no_dot_segments(self, op, key):
+        """An object key with a '.' or '..' part would reach another object
+        (the HTTP libraries resolve them): no such key was ever stored."""
+        if key is not None and has_dot_segment(key):
+            if op in ("head", "get", "delete"):
+                raise self.error(NotFound, op, key)
+            raise self.error(ProviderError, op, key, reason="'.' or '..' path part",
+                             retriable=False)
+
     @contextlib.contextmanager
     def _connection(self, op, key=None):
+        if not op.startswith("list"):
+            self._no_dot_segments(op, key)
         with self._errors(op, key):
             conn = self._pool.acquire()
             try:
@@ -284,6 +296,7 @@ class SwiftProvider(Provider):
         not assembled; other objects as they are."""
         headers = {"Range": "bytes=%d-%d" % tuple(byte_range)} if byte_range else {}
         query = "multipart-manifest=get" if manifest else None
+        self._no_dot_segments("get", key)
         with self._errors("get", key):
             conn = self._pool.acquire()
             try:

@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+from http.client import HTTPConnection
+from urllib.parse import quote, urlsplit
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -255,3 +257,34 @@ def test_control_characters_in_names_cannot_forge_log_lines(lab, tmp_path, uniqu
     assert not any(line.startswith("INFO onespace.sync: uploaded forged")
                    for line in out.splitlines()), out
     assert "\x1b" not in out
+
+
+def test_dot_path_parts_never_reach_other_swift_objects(lab, tmp_path, unique):
+    """requests resolves '.' and '..' in URLs: 'z/../keep' would be written
+    (and deleted) as 'keep', '../<other container>/o' in another container.
+    Such names fail, naming the object, and stay local even in archive mode."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, "swift", unique,
+                                                retain_local=False)
+    victim = "victim-" + unique
+    target = lab.swift_connection("test2")
+    target.put_container(victim)
+    target.put_object(victim, "precious", b"precious")
+    conn.put_object(container, "keep", b"keep")
+    dotted = ["a/./b", "z/../keep", "../%s/precious" % victim]
+    url, token = conn.get_auth()
+    for name in dotted:  # raw HTTP: swiftclient itself would resolve the dots
+        http = HTTPConnection("127.0.0.1", lab.proxy_port, timeout=60)
+        http.request("PUT", "%s/%s/%s" % (urlsplit(url).path, container, quote(name)),
+                     body=b"dotted " + name.encode(), headers={"X-Auth-Token": token})
+        assert http.getresponse().status == 201, name
+        http.close()
+    out = "".join(sync_all_nodes(configs, expect_rc=None))
+    assert view.get("keep") is not None, out
+    assert view.get("keep")[0] == b"keep"
+    assert target.get_object(victim, "precious")[1] == b"precious"
+    assert sorted(view.keys()) == ["keep"]
+    listed = [o["name"] for o in conn.get_container(container)[1]]
+    for name in dotted:  # failed, named, still local
+        assert name in out and name in listed
+    failed = sorted(n for path in configs for e in status_json(path) for n in e["failed_names"])
+    assert failed == sorted(dotted), out

@@ -197,3 +197,14 @@ def test_local_segments_container_inverts_swift_segments_container(remote, per_a
     assert naming.local_segments_container("arch", remote, "photos", per_account) == expected
     if expected is not None and per_account:
         assert naming.swift_segments_container("arch", expected, True) == remote
+
+
+@pytest.mark.parametrize("key", ["a/./b", "../c/o", "q/..", ".", "x/../y"])
+def test_dot_path_parts_cannot_go_to_swift(key):
+    assert "'.' or '..'" in naming.check_remote_key(key, "swift")
+    assert naming.check_remote_key(key, "s3") is None  # S3 keys keep them
+
+
+@pytest.mark.parametrize("key", ["a.b/c", "...", "a/.hidden", "..x/y", "a//b"])
+def test_dots_inside_names_are_fine(key):
+    assert naming.check_remote_key(key, "swift") is None
