@@ -101,6 +101,7 @@ class Crawler:
         self._progress_ticks = 0
         self.stopping = False
         self.retry_failed = True  # on start-up and reload, failed rows get another try
+        self._lifecycle_checked = set()  # (mapping identity, container)
 
     # ---- helpers -----------------------------------------------------
     def tick(self, n=1):
@@ -119,9 +120,13 @@ class Crawler:
         def prepare(provider):
             # Swift remotes get their container created; S3 buckets must exist
             provider.check_access(create=mapping["protocol"] == "swift")
-            # bucket-wide settings: once per provider, not per object
+        provider = self._providers.get(mapping, bucket, prepare)
+        # a bucket's lifecycle rules: once per process and container (a
+        # per-account mapping's containers share one bucket, each its rule)
+        if (mapping.identity, container) not in self._lifecycle_checked:
             ensure_lifecycle_rule(mapping, mapping["account"], container, provider)
-        return self._providers.get(mapping, bucket, prepare)
+            self._lifecycle_checked.add((mapping.identity, container))
+        return provider
 
     def close(self):
         self._providers.close()

@@ -199,7 +199,12 @@ class S3Provider(Provider):
         return resp.get("Rules", [])
 
     def put_lifecycle_rules(self, rules):
-        """Replace the bucket's lifecycle configuration with ``rules``."""
+        """Replace the bucket's lifecycle configuration with ``rules`` (none:
+        remove it, as S3 refuses an empty one)."""
+        if not rules:
+            with self._errors("delete lifecycle"):
+                self.client.delete_bucket_lifecycle(Bucket=self.bucket)
+            return
         with self._errors("put lifecycle"):
             self.client.put_bucket_lifecycle_configuration(
                 Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})

@@ -18,7 +18,9 @@ LOG = logging.getLogger("onespace.sync")
 
 
 def ensure_lifecycle_rule(mapping, account, container, provider):
-    """Make the bucket expire the container's keys ``remote_delete_after`` after upload.
+    """Make the bucket expire the container's keys ``remote_delete_after`` after
+    upload, or, without ``remote_delete_after``, drop the rules an earlier
+    config had put there (else every copy archived since would still expire).
 
     The bucket's other rules are kept (see ``expiry.merge_lifecycle_rule``).
     A server without lifecycle support (Swift's s3api answers MalformedXML),
@@ -26,16 +28,18 @@ def ensure_lifecycle_rule(mapping, account, container, provider):
     mapping; objects still sync, they just do not expire remotely.  True
     when the rule is in place.
     """
-    after = mapping.get("remote_delete_after") or 0
-    if mapping["protocol"] != "s3" or not after:
+    if mapping["protocol"] != "s3":
         return False
+    after = mapping.get("remote_delete_after") or 0
     per_account = mapping.is_per_account if hasattr(mapping, "is_per_account") else False
     identity = getattr(mapping, "identity", "") or ""
     custom_prefix = mapping.get("custom_prefix")
     ours = expiry.lifecycle_rules(
         expiry.lifecycle_rule_id(identity, container if per_account else None),
         naming.s3_listing_prefix(account, container, custom_prefix),
-        naming.s3_manifest_prefix(account, container, custom_prefix), after)
+        naming.s3_manifest_prefix(account, container, custom_prefix), after or 1)
+    if not after:
+        return _drop_lifecycle_rules(mapping, provider, {r["ID"] for r in ours})
     try:
         rules, changed = provider.lifecycle_rules(), []
         for rule in ours:
@@ -54,6 +58,20 @@ def ensure_lifecycle_rule(mapping, account, container, provider):
                     "lifecycle rule (%s); remote copies will not expire", _label(mapping), e)
         return False
     return True
+
+
+def _drop_lifecycle_rules(mapping, provider, rule_ids):
+    try:
+        rules, changed = expiry.drop_lifecycle_rules(provider.lifecycle_rules(), rule_ids)
+        if changed:
+            provider.put_lifecycle_rules(rules)
+            LOG.info("%s: lifecycle rule(s) %s removed: remote_delete_after is no longer set",
+                     _label(mapping), ", ".join(sorted(rule_ids)))
+    except ProviderError as e:
+        if e.retriable:
+            raise
+        LOG.debug("%s: no lifecycle rules to look at (%s)", _label(mapping), e)
+    return False
 
 
 def sync_container_headers(mapping, account, container, cluster, provider):

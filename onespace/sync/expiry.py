@@ -120,6 +120,14 @@ def merge_lifecycle_rule(existing, rule):
     return rules, rules != list(existing or [])
 
 
+def drop_lifecycle_rules(existing, rule_ids):
+    """The bucket's rules without those whose ID is in ``rule_ids`` (a
+    mapping's, once it no longer sets remote_delete_after), and whether
+    anything changed."""
+    rules = [r for r in existing or [] if r.get("ID") not in rule_ids]
+    return rules, len(rules) != len(existing or [])
+
+
 # ---------------------------------------------------------------- container headers
 
 def container_header_changes(local, remote, sync_metadata, sync_acl):

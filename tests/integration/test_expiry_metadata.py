@@ -1,12 +1,14 @@
 """Remote expiry, container metadata/ACLs and storage policies against the real lab."""
 
+import json
 import time
 
 import pytest
 import swiftclient
 
 from onespace import naming
-from tests.integration.conftest import Daemon, run_once, wait_for
+from tests.integration.conftest import Daemon, run_once, wait_for, write_config
+from tests.integration.remote import RemoteView
 from tests.integration.test_large import Local
 from tests.integration.test_sync import mapping_for, node_configs, setup_sync, sync_all_nodes
 
@@ -119,6 +121,37 @@ def test_lifecycle_rule_merged_on_seaweedfs(lab, tmp_path, unique):
     # a second pass changes nothing
     assert "lifecycle rule" not in "".join(sync_all_nodes(configs))
     assert len(view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]) == 3
+    # remote_delete_after removed from the config: onespace's rules go, the
+    # operator's stay (else every copy archived from now on would expire)
+    for path in configs:
+        with open(path) as f:
+            conf = json.load(f)
+        conf["containers"][0].pop("remote_delete_after")
+        write_config(path, conf)
+    sync_all_nodes(configs)
+    rules = view.s3.get_bucket_lifecycle_configuration(Bucket=view.bucket)["Rules"]
+    assert rules == [THEIRS], rules
+
+
+def test_lifecycle_rules_for_every_container_of_a_per_account_mapping(lab, tmp_path, unique):
+    """The containers of a per-account S3 mapping share one bucket: each gets
+    its own rule (they used to stop at the first container)."""
+    admin = lab.swift_connection("admin")
+    account = "AUTH_life" + unique
+    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
+                                   preauthtoken=admin.get_auth()[1], retries=1)
+    bucket = "life-" + unique
+    view = RemoteView(lab, "seaweedfs", bucket)
+    view.create()
+    for n in range(3):
+        local.put_container("c%d" % n)
+        local.put_object("c%d" % n, "o", b"x")
+    mapping = lab.s3_mapping("/*", bucket, account=account, remote_delete_after=DAY)
+    sync_all_nodes(node_configs(lab, tmp_path, [mapping]))
+    rules = view.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    prefixes = {r["Filter"]["Prefix"] for r in rules}
+    for n in range(3):
+        assert naming.s3_listing_prefix(account, "c%d" % n) in prefixes, rules
 
 
 def test_lifecycle_unsupported_on_s3api_is_one_clear_warning(lab, tmp_path, unique):
