@@ -25,10 +25,14 @@ def manages_expiry(mapping):
     """Does onespace set X-Delete-At on this mapping's remote objects?
 
     Only then is a remote X-Delete-At compared with the wanted one: with both
-    options off, whatever the remote holds is somebody else's business.
+    options off, whatever the remote holds is somebody else's business --
+    except in archive mode, where the remote copy becomes the only one: an
+    expiry nobody asked for (left by an earlier config) would delete the
+    data, so it is removed before the local copy is.
     """
     return mapping.get("protocol") == "swift" and bool(
-        mapping.get("remote_delete_after") or mapping.get("propagate_expiration"))
+        mapping.get("remote_delete_after") or mapping.get("propagate_expiration")
+        or not mapping.get("retain_local", True))
 
 
 def remote_delete_at(mapping, object_time, local_delete_at=None, segment=False):
@@ -62,10 +66,11 @@ def delete_at_headers(mapping, delete_at):
 
 
 def expiry_differs(remote_headers, delete_at):
-    """Does the remote object's X-Delete-At differ from the wanted one?"""
+    """Does the remote object's X-Delete-At differ from the wanted one (an
+    int, or None/"" for none)?"""
     current = (remote_headers or {}).get("x-delete-at")
     current = int(current) if current not in (None, "") else None
-    return current != delete_at
+    return current != (int(delete_at) if delete_at not in (None, "") else None)
 
 
 def already_expired(delete_at, now):

@@ -569,13 +569,15 @@ class LargeObjects:
         prov = self._segment_provider(container, job)
         remote = prov.head(name)
         job.requests += 1
-        expiry = self._segment_expiry(job)
+        wanted = self.syncer.expiry_headers(job.row, job.local, segment=True)
         if remote is not None and remote.etag == etag and remote.size == size:
-            if expiry and expiry_differs(remote.headers, int(expiry["X-Delete-At"])):
+            if wanted and expiry_differs(remote.headers, wanted["X-Delete-At"]):
                 # reused by a newer manifest: it must live as long as that one
-                prov.post_metadata(name, remote.content_type, remote.metadata, headers=expiry)
+                # (and, archived, not expire on an earlier config's say)
+                prov.post_metadata(name, remote.content_type, remote.metadata, headers=wanted)
                 job.requests += 2
             return 0
+        expiry = self._segment_expiry(job)
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:
             raise self._changed(job)("segment %s is missing" % self._name(name, container))

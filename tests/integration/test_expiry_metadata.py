@@ -42,6 +42,34 @@ def test_remote_delete_after_on_swift(lab, tmp_path, unique):
     assert int(headers["x-delete-at"]) == written + 2 * DAY
 
 
+def test_archive_removes_an_expiry_nobody_asks_for_any_more(lab, tmp_path, unique):
+    """Copies made while the mapping had remote_delete_after keep their
+    X-Delete-At; switched to archive mode without it, the remote copy (of a
+    plain object and of an SLO's reused segments) would expire after the
+    local one is gone. onespace removes the expiry before archiving."""
+    local = Local(lab, unique)
+    bucket = "dst-" + unique
+    old = mapping_for(lab, "swift", local.container, bucket, remote_delete_after=DAY)
+    local.conn.put_object(local.container, "plain", b"data")
+    local.put_slo("big", [1000, 2000])
+    (tmp_path / "old").mkdir()
+    (tmp_path / "archive").mkdir()
+    sync_all_nodes(node_configs(lab, tmp_path / "old", [old]))
+    remote = lab.swift_connection("test2")
+    segments = naming.swift_segments_container(bucket, local.segments, False)
+    assert "x-delete-at" in remote_headers(lab, bucket, "plain")
+    archive = dict(old, retain_local=False, retain_local_segments=True)
+    archive.pop("remote_delete_after")
+    local.put_slo("big", [1000, 2000])  # the same segments, a new manifest
+    local.conn.post_object(local.container, "plain", headers={"X-Object-Meta-K": "v"})
+    sync_all_nodes(node_configs(lab, tmp_path / "archive", [archive]))
+    assert local.conn.get_container(local.container)[1] == []  # archived
+    for name in ("plain", "big"):
+        assert "x-delete-at" not in remote_headers(lab, bucket, name), name
+    for name in ("big/00", "big/01"):
+        assert "x-delete-at" not in remote.head_object(segments, name), name
+
+
 def test_remote_delete_after_on_swift_slo_segments_get_the_addition(lab, tmp_path, unique):
     local = Local(lab, unique)
     bucket = "dst-" + unique

@@ -54,6 +54,7 @@ def test_remote_delete_at(mapping, local_delete_at, segment, expected):
     (swift(), 5, {}),                                           # not managed: leave it alone
     (swift(remote_delete_after=10), 5, {"X-Delete-At": "5"}),
     (swift(propagate_expiration=True), None, {"X-Delete-At": None}),  # POST drops a stale one
+    (swift(retain_local=False), None, {"X-Delete-At": None}),   # archive: none but ours
     (dict(swift(remote_delete_after=10), protocol="s3"), 5, {}),
 ])
 def test_delete_at_headers(mapping, delete_at, expected):
@@ -80,6 +81,10 @@ def _remote(delete_at=None):
     (swift(remote_delete_after=10), 2_000_000_001, 2_000_000_000, Action.POST_METADATA),
     (swift(propagate_expiration=True), 2_000_000_000, None, Action.POST_METADATA),  # removed
     (swift(remote_delete_after=10), None, 1_000, Action.SKIP),  # would expire at once
+    # archive mode: the remote copy will be the only one; an expiry nobody
+    # asked for (an earlier config's) goes before the local copy does
+    (swift(retain_local=False), 2_000_000_000, None, Action.POST_METADATA),
+    (swift(retain_local=False), None, None, Action.ARCHIVE),
 ])
 def test_decide_object_with_expiry(mapping, remote_delete_at, wanted, expected):
     d = decide_object(_local(), _remote(remote_delete_at), mapping, True, delete_at=wanted,
