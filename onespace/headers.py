@@ -33,6 +33,23 @@ SOURCE_ETAG_KEY = "swift-source-etag"
 INTERNAL_KEYS = frozenset({SLO_ETAG_KEY, DLO_ETAG_KEY, COMBINED_ETAG_KEY,
                            DLO_MANIFEST_KEY, SLO_HEADER_KEY, SOURCE_ETAG_KEY})
 
+# Container and account metadata that configures the cluster holding it
+# (quotas, temp URL keys: secrets) or how it serves (CORS, static web): the
+# operator of each cluster's own, never copied between clusters, nor removed
+# because the other side lacks it.  A remote quota would refuse archived data.
+_CLUSTER_OWN_META = ("quota", "temp-url-key", "access-control-", "web-")
+
+
+def cluster_own_metadata(name):
+    """Is ``X-Container-Meta-*`` / ``X-Account-Meta-*`` header ``name`` one
+    that stays with its cluster?"""
+    name = name.lower()
+    for prefix in ("x-container-meta-", "x-account-meta-"):
+        if name.startswith(prefix):
+            return name[len(prefix):].startswith(_CLUSTER_OWN_META)
+    return False
+
+
 _PRINTABLE = frozenset(string.printable)
 # Python 2 Header('UTF-8') kept every encoded word within a 75-column line:
 # 12 columns of "=?utf-8?x?...?=" leave 63 for the payload.

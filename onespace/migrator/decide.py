@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from swift.common.utils import Timestamp, config_true_value
 
+from onespace.headers import cluster_own_metadata
 from onespace.selection import excluded, matches_criteria
 from onespace.sync.large import dlo_prefix
 
@@ -276,10 +277,8 @@ def container_headers(source_headers):
         name = name.lower()
         if (name.startswith(CONTAINER_HEADER_PREFIXES) or name in CONTAINER_ACL_HEADERS
                 or name in CONTAINER_VERSION_HEADERS):
-            if name.startswith("x-container-meta-quota") or name in (
-                    "x-container-meta-temp-url-key", "x-container-meta-temp-url-key-2"):
-                continue  # quotas and temp URL keys are the local operator's business
-            out[name] = value
+            if not cluster_own_metadata(name):
+                out[name] = value
     return out
 
 
@@ -321,13 +320,12 @@ def multipart_plan(size, part_size, parts, max_segment):
 
 
 def account_headers(source_headers):
-    """A Swift source account's metadata to mirror (``propagate_account_metadata``);
-    quotas and temp URL keys stay the local operator's business."""
+    """A Swift source account's metadata to mirror (``propagate_account_metadata``),
+    but for what stays with its cluster (``headers.cluster_own_metadata``)."""
     out = {}
     for name, value in source_headers.items():
         name = name.lower()
-        if name.startswith("x-account-meta-") and not name.startswith(
-                ("x-account-meta-quota", "x-account-meta-temp-url-key")):
+        if name.startswith("x-account-meta-") and not cluster_own_metadata(name):
             out[name] = value
     return out
 

@@ -14,6 +14,8 @@
 import hashlib
 import math
 
+from onespace.headers import cluster_own_metadata
+
 DAY = 86400
 ACL_HEADERS = ("x-container-read", "x-container-write")
 CONTAINER_META_PREFIX = "x-container-meta-"
@@ -148,7 +150,7 @@ def container_header_changes(local, remote, sync_metadata, sync_acl):
     """
     def wanted(name):
         if name.startswith(CONTAINER_META_PREFIX):
-            return sync_metadata
+            return sync_metadata and not cluster_own_metadata(name)
         return sync_acl and name in ACL_HEADERS
 
     def pick(headers):

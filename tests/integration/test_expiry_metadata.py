@@ -207,10 +207,19 @@ def test_container_metadata_and_acls_follow(lab, tmp_path, unique):
     conn.post_container(container, {"X-Container-Meta-Color": "blue",
                                     "X-Container-Meta-Owner": "\u00e9quipe a",
                                     "X-Container-Read": ".r:*,.rlistings",
-                                    "X-Container-Write": "AUTH_test2"})
+                                    "X-Container-Write": "AUTH_test2",
+                                    # each cluster's own: neither copied nor removed
+                                    "X-Container-Meta-Quota-Count": "1",
+                                    "X-Container-Meta-Temp-URL-Key": "local-secret"})
+    remote.put_container(view.bucket, {"X-Container-Meta-Access-Control-Allow-Origin": "*"})
     conn.put_object(container, "o", b"x")
+    conn.put_object(container, "o2", b"y")
     sync_all_nodes(configs)
     headers = remote.head_container(view.bucket)
+    assert "x-container-meta-quota-count" not in headers, headers
+    assert "x-container-meta-temp-url-key" not in headers, headers
+    assert headers["x-container-meta-access-control-allow-origin"] == "*"
+    assert [o["name"] for o in remote.get_container(view.bucket)[1]] == ["o", "o2"]
     assert headers["x-container-meta-color"] == "blue"
     assert headers["x-container-meta-owner"] == "\u00e9quipe a"
     assert headers["x-container-read"] == ".r:*,.rlistings"
