@@ -142,6 +142,18 @@ def error_class(status):
 
 # ---------------------------------------------------------------- helpers
 
+def header_text(value):
+    """A response header's text: http.client reads header bytes as latin-1,
+    so UTF-8 sent by the server (a Content-Type parameter 'café') comes back
+    as 'cafÃ©'; this undoes that, and leaves anything else as it is."""
+    if not value:
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def unquote_etag(etag):
     """ETags arrive quoted or not depending on server and call; compare them bare."""
     return etag.strip().strip('"').lower() if etag else None

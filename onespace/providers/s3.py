@@ -35,7 +35,7 @@ from onespace.headers import from_s3_metadata, to_s3_metadata
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    total_size, unquote_etag)
+    header_text, total_size, unquote_etag)
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 
@@ -173,7 +173,7 @@ class S3Provider(Provider):
         return RemoteObject(
             name=key, etag=unquote_etag(resp.get("ETag")), size=total_size(headers),
             last_modified=modified.timestamp() if modified else None,
-            content_type=resp.get("ContentType"), metadata=metadata,
+            content_type=header_text(resp.get("ContentType")), metadata=metadata,
             internal=internal, headers=headers)
 
     def check_access(self, create=False):

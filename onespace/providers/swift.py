@@ -26,7 +26,7 @@ from onespace.naming import has_dot_segment
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    total_size, unquote_etag)
+    header_text, total_size, unquote_etag)
 
 # swiftclient's own retries (it still re-authenticates on a 401): none, so
 # that every error is the server's own; onespace retries rows, with backoff.
@@ -225,7 +225,8 @@ class SwiftProvider(Provider):
             if name.startswith(SWIFT_META_PREFIX)})
         return RemoteObject(
             name=key, etag=unquote_etag(headers.get("etag")), size=total_size(headers),
-            last_modified=_timestamp(headers), content_type=headers.get("content-type"),
+            last_modified=_timestamp(headers),
+            content_type=header_text(headers.get("content-type")),
             metadata=user, internal=internal, headers=headers)
 
     @staticmethod

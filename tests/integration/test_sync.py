@@ -288,3 +288,17 @@ def test_dot_path_parts_never_reach_other_swift_objects(lab, tmp_path, unique):
         assert name in out and name in listed
     failed = sorted(n for path in configs for e in status_json(path) for n in e["failed_names"])
     assert failed == sorted(dotted), out
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_non_ascii_content_type_parameter_verifies(lab, tmp_path, unique, target):
+    """A Content-Type with a UTF-8 parameter comes back from the remote as
+    latin-1 text; read as such it never matched, and the row was retried on
+    every pass, holding back the container."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique,
+                                                retain_local=False)
+    conn.put_object(container, "odd", b"x", content_type="text/plain; name=caf\u00e9")
+    conn.put_object(container, "after", b"y")
+    out = "".join(sync_all_nodes(configs))  # exit 0: nothing left to retry
+    assert out.count("archived AUTH_test/") == 2, out
+    assert sorted(view.keys()) == sorted([view.key("after"), view.key("odd")])
