@@ -577,6 +577,13 @@ class LargeObjects:
                 prov.post_metadata(name, remote.content_type, remote.metadata, headers=wanted)
                 job.requests += 2
             return 0
+        if remote is not None:
+            # segment names keep the local ones, without their container: an
+            # object of that name may be another archived SLO's segment, and
+            # overwriting it would break that SLO (whose local copy is gone)
+            raise LargeObjectError(
+                "remote segment %s/%s already holds other data (ETag %s); not overwritten"
+                % (prov.bucket, name, remote.etag))
         expiry = self._segment_expiry(job)
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:

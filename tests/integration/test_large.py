@@ -453,3 +453,22 @@ def test_archive_slo_and_dlo_removing_segments(lab, tmp_path, unique, target):
     rc, out = run_once(configs[0])
     assert rc == 0, out
     assert remote.body("slo") == slo and remote.get("slo")[2].get("k") == "v"
+
+
+def test_swift_remote_segment_of_an_archived_slo_is_never_overwritten(lab, tmp_path, unique):
+    """Remote segments keep their local names without the local container:
+    an SLO whose segments live in another local container under the same
+    name must not overwrite the segment an archived SLO reads remotely."""
+    local, remote, configs = setup(lab, tmp_path, unique, "swift", retain_local=False)
+    other = local.segments + "-other"
+    local.conn.put_container(other)
+    first = local.put_slo("first", [1000], prefix="part/")
+    sync_all_nodes(configs)
+    assert remote.body("first") == first and not local.conn.get_container(local.container)[1]
+    local.conn.put_object(other, "part/00", b"B" * 1000)  # same name, other data
+    local.conn.put_object(local.container, "second", json.dumps(
+        [{"path": "/%s/part/00" % other}]), query_string="multipart-manifest=put")
+    out = "".join(sync_all_nodes(configs, expect_rc=None))
+    assert remote.body("first") == first  # still whole
+    assert "already holds other data" in out and "second" in out, out
+    assert local.conn.get_object(local.container, "second")[1] == b"B" * 1000  # kept
