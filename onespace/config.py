@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
 
+from onespace import naming
+
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            'schemas', 'onespace.schema.json')
 
@@ -401,6 +403,66 @@ def _check_duplicates(doc):
     return problems
 
 
+def _remote_space(item):
+    """(namespace, name prefix, exact) a mapping writes its remote names in,
+    or None when that cannot be told here.  S3: the bucket's keys under the
+    mapping's key prefix; Swift: the remote account's container names (one
+    container, or for a per-account mapping those starting with aws_bucket)."""
+    fields = ('account', 'container', 'aws_bucket')
+    if not all(isinstance(item.get(f), str) for f in fields):
+        return None
+    endpoint = str(item.get('aws_endpoint') or '').rstrip('/')
+    per_account = item['container'] == '/*'
+    if item.get('protocol', 's3') == 's3':
+        custom = item.get('custom_prefix')
+        if per_account and custom is None:
+            return None  # a hash prefix per container: never shared
+        if custom is not None and not isinstance(custom, str):
+            return None
+        prefix = naming.s3_listing_prefix(item['account'], item['container'], custom)
+        return ('s3', endpoint, item['aws_bucket']), prefix, False
+    return (('swift', endpoint, str(item.get('remote_account') or '')),
+            item['aws_bucket'], not per_account)
+
+
+def _spaces_overlap(a, b):
+    (space_a, name_a, exact_a), (space_b, name_b, exact_b) = a, b
+    if space_a != space_b:
+        return False
+    if exact_a and exact_b:
+        return name_a == name_b
+    if exact_a:
+        return name_a.startswith(name_b)
+    if exact_b:
+        return name_b.startswith(name_a)
+    return name_a.startswith(name_b) or name_b.startswith(name_a)
+
+
+def _check_shared_destinations(doc):
+    """Two mappings writing into one remote namespace overwrite each other's
+    copies; with deletes propagated or local copies archived that loses data."""
+    problems, seen = [], []
+    for i, item in _entries(doc, 'containers'):
+        space = _remote_space(item)
+        if space is None:
+            continue
+        risky = item.get('retain_local') is False or item.get('propagate_delete', True)
+        for j, other, other_space in seen:
+            other_risky = (other.get('retain_local') is False
+                           or other.get('propagate_delete', True))
+            if _destination(item) == _destination(other):
+                continue  # a duplicate: _check_duplicates says so
+            if (risky or other_risky) and _spaces_overlap(space, other_space):
+                problems.append(
+                    'containers[%d]: writes where containers[%d] writes (same remote '
+                    'and overlapping names); with deletes propagated or local copies '
+                    'archived, one would remove or overwrite the other\'s data: give '
+                    'each its own bucket, container or custom_prefix' % (i, j))
+                break
+        seen.append((i, item, space))
+    return problems
+
+
 def _check_migrator_process(doc, secrets):
     settings = doc.get('migrator_settings') if isinstance(doc, dict) else None
     if not isinstance(settings, dict):
@@ -426,6 +488,7 @@ def _natural_key(line):
 def _semantic_problems(doc, secrets):
     problems = (_check_regexes(doc) + _check_endpoints(doc)
                 + _check_segment_sizes(doc, secrets) + _check_duplicates(doc)
+                + _check_shared_destinations(doc)
                 + _check_migrator_process(doc, secrets))
     return sorted(problems, key=_natural_key)
 

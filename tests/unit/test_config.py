@@ -201,6 +201,21 @@ def duplicate_first_mapping(doc):
     doc['containers'].append(copy.deepcopy(doc['containers'][0]))
 
 
+def second_mapping_into(**changes):
+    """A mapping of another local container, into containers[0]'s bucket."""
+    def mutate(doc):
+        other = copy.deepcopy(doc['containers'][0])
+        other.update(container='other', **changes)
+        doc['containers'].append(other)
+    return mutate
+
+
+def same_swift_container(doc):
+    other = copy.deepcopy(doc['containers'][1])
+    other['container'] = 'other-local'  # into the same remote container
+    doc['containers'].append(other)
+
+
 def drop_endpoint_of_swift_mapping(doc):
     del doc['containers'][1]['aws_endpoint']
 
@@ -282,6 +297,10 @@ INVALID = [
      'containers[0].aws_region', 'must not be empty'),
     ('duplicate-mapping', duplicate_first_mapping,
      'containers[6]', 'duplicate of containers[0]'),
+    ('shared-s3-prefix', second_mapping_into(custom_prefix=''),
+     'containers[6]', 'writes where containers[0] writes'),
+    ('shared-swift-container', same_swift_container,
+     'containers[6]', 'writes where containers[1] writes'),
     ('per-account-s3-prefix', lambda d: d['containers'][0].update(
         container='/*', custom_prefix='pre'),
      'containers[0].custom_prefix', 'not allowed with container "/*"'),
@@ -713,3 +732,20 @@ def test_defaults_command_invalid(tmp_path, capsys):
     doc['workers'] = 0
     assert config.check_main(['defaults', write(tmp_path, doc)]) == 1
     assert capsys.readouterr().out == 'workers: must be >= 1, got 0\n'
+
+
+def test_separate_remote_names_may_share_a_bucket():
+    doc = sample()
+    first = doc['containers'][0]
+
+    def add(container, **changes):
+        doc['containers'].append(dict(copy.deepcopy(first), container=container, **changes))
+    add('other')  # its own default (hash) prefix in the same bucket
+    add('a', custom_prefix='one', propagate_delete=False)  # prefixes apart
+    add('b', custom_prefix='two')
+    # overlapping names ('one/' and 'one/sub/'), but neither deletes nor
+    # archives: allowed, as in 1space
+    add('c', custom_prefix='one/sub', propagate_delete=False)
+    assert config.validate(doc) == []
+    add('d', custom_prefix='')  # every key of the bucket, and deletes
+    assert [p.split(':')[0] for p in config.validate(doc)] == ['containers[10]']
