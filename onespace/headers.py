@@ -33,6 +33,17 @@ SOURCE_ETAG_KEY = "swift-source-etag"
 INTERNAL_KEYS = frozenset({SLO_ETAG_KEY, DLO_ETAG_KEY, COMBINED_ETAG_KEY,
                            DLO_MANIFEST_KEY, SLO_HEADER_KEY, SOURCE_ETAG_KEY})
 
+#: Object headers that describe the content, kept beside the data by Swift
+#: and S3 alike: they travel with every copy (sync, archive, restore, migration).
+CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
+                   "cache-control", "expires")
+
+
+def content_headers(headers):
+    """The CONTENT_HEADERS that ``headers`` (lowercase names) sets."""
+    return {name: headers[name] for name in CONTENT_HEADERS if headers.get(name)}
+
+
 # Container and account metadata that configures the cluster holding it
 # (quotas, temp URL keys: secrets) or how it serves (CORS, static web): the
 # operator of each cluster's own, never copied between clusters, nor removed

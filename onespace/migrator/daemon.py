@@ -29,6 +29,7 @@ from swift.common.swob import str_to_wsgi, wsgi_to_str
 from swift.common.utils import Timestamp, close_if_possible, config_true_value
 
 from onespace import naming
+from onespace.headers import content_headers
 from onespace.cluster import LocalCluster
 from onespace.migrator import decide as d
 from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
@@ -41,8 +42,6 @@ from onespace.sync import large
 
 LOG = logging.getLogger("onespace.migrator")
 
-#: Source headers copied as they are, besides Content-Type and user metadata.
-KEPT_HEADERS = ("content-disposition", "content-encoding", "content-language")
 
 
 SLO_CLIENT_CONF = """\
@@ -855,9 +854,8 @@ class MigratorDaemon:
         headers = {}
         if obj.content_type:
             headers["Content-Type"] = str_to_wsgi(obj.content_type)
-        for name in KEPT_HEADERS:
-            if obj.headers.get(name):
-                headers[name.title()] = obj.headers[name]
+        for name, value in content_headers(obj.headers).items():
+            headers[name.title()] = value
         for k, v in self._user_metadata(job.provider, obj).items():
             headers[str_to_wsgi("X-Object-Meta-" + k)] = str_to_wsgi(v)
         return headers

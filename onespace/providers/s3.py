@@ -31,7 +31,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError, IncompleteReadError, UnseekableStreamError
 from botocore.handlers import set_list_objects_encoding_type_url
 
-from onespace.headers import from_s3_metadata, to_s3_metadata
+from onespace.headers import CONTENT_HEADERS, from_s3_metadata, to_s3_metadata
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
@@ -48,8 +48,7 @@ NETWORK_ERRORS = (HTTPClientError, BotoConnectionError, IncompleteReadError,
                   UnseekableStreamError)
 
 # Headers a metadata update must carry over: a REPLACE copy drops them.
-KEPT_ON_POST = ("cache-control", "content-disposition", "content-encoding",
-                "content-language", "expires")
+KEPT_ON_POST = CONTENT_HEADERS
 
 # Per-call raw headers travel as this pseudo-parameter (see _register_raw_headers).
 RAW_HEADERS_PARAM = "OnespaceRawHeaders"

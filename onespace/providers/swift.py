@@ -21,7 +21,7 @@ import swiftclient
 from swiftclient import ClientException
 from swiftclient import client as swiftclient_module
 
-from onespace.headers import SWIFT_META_PREFIX
+from onespace.headers import CONTENT_HEADERS, SWIFT_META_PREFIX
 from onespace.naming import has_dot_segment
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
@@ -35,9 +35,7 @@ RETRIES = 0
 
 # Object headers a Swift POST replaces with whatever the POST carries, so a
 # metadata update must send them again or they are lost (X-Delete-At!).
-KEPT_ON_POST = ("x-delete-at", "x-object-manifest", "cache-control",
-                "content-disposition", "content-encoding", "content-language",
-                "expires")
+KEPT_ON_POST = ("x-delete-at", "x-object-manifest") + CONTENT_HEADERS
 
 # swiftclient logs up to 16 characters of X-Auth-Key and tokens at DEBUG
 # level; a log line must never hold any part of a secret.

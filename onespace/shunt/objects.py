@@ -19,8 +19,7 @@ from onespace.sync import large
 from onespace.sync.decide import ARCHIVE_OFFSET
 
 #: Headers of the remote object that describe the content and go to the client.
-CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language",
-                   "cache-control", "expires")
+CONTENT_HEADERS = hdrs.CONTENT_HEADERS
 
 #: Request headers that make a GET conditional (answered after a HEAD of the remote).
 CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",

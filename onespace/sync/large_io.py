@@ -520,7 +520,7 @@ class LargeObjects:
             self._copy_in_parts(job, plan)
         else:
             self.provider.post_metadata(job.key, local.content_type, local.user_metadata,
-                                        headers=self.syncer.expiry_headers(job.row, local))
+                                        headers=self.syncer.object_headers(job.row, local))
             job.requests += 2
 
     def _copy_in_parts(self, job, plan):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from onespace import naming
 from onespace.cluster import CannotDecrypt
+from onespace.headers import content_headers
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
@@ -201,6 +202,11 @@ class ContainerSyncer:
         """X-Delete-At for a Swift PUT/POST of ``row`` ({} unless onespace manages it)."""
         return delete_at_headers(self.mapping, self.delete_at(row, local, segment))
 
+    def object_headers(self, row, local):
+        """Headers a PUT or POST of ``row`` carries besides type and metadata:
+        Content-Encoding and the other content headers, and X-Delete-At."""
+        return dict(content_headers(local.headers), **self.expiry_headers(row, local))
+
     def _decide(self, row, local, remote, has_meta):
         return decide_object(local, remote, self.mapping, has_meta,
                              delete_at=self.delete_at(row, local))
@@ -218,7 +224,7 @@ class ContainerSyncer:
                 nbytes = 0
             else:
                 self.provider.post_metadata(key, local.content_type, local.user_metadata,
-                                            headers=self.expiry_headers(row, local))
+                                            headers=self.object_headers(row, local))
                 self.tick()
                 nbytes = 0
             requests += 1
@@ -303,7 +309,7 @@ class ContainerSyncer:
             self.provider.put(key, payload, local.size, local.etag,
                               content_type=local.content_type,
                               metadata=local.user_metadata,
-                              headers=self.expiry_headers(row, local))
+                              headers=self.object_headers(row, local))
         finally:
             reader.close()
         LOG.info("uploaded %s/%s/%s -> %s (%d bytes)", self.account, self.container,

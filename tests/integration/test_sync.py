@@ -302,3 +302,24 @@ def test_non_ascii_content_type_parameter_verifies(lab, tmp_path, unique, target
     out = "".join(sync_all_nodes(configs))  # exit 0: nothing left to retry
     assert out.count("archived AUTH_test/") == 2, out
     assert sorted(view.keys()) == sorted([view.key("after"), view.key("odd")])
+
+
+CONTENT = {"Content-Encoding": "gzip", "Content-Disposition": 'attachment; filename="a.txt"',
+           "Content-Language": "fr", "Cache-Control": "max-age=60"}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_content_headers_travel_with_the_copy(lab, tmp_path, unique, target):
+    """Content-Encoding and the other content headers reach the remote, so an
+    archived gzip object still says it is gzip (the shunt serves them back)."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique,
+                                                retain_local=False)
+    conn.put_object(container, "page", b"\x1f\x8b compressed", headers=CONTENT)
+    sync_all_nodes(configs)
+    if target == "swift":
+        got = lab.swift_connection("test2").head_object(view.bucket, "page")
+    else:
+        resp = view.s3.head_object(Bucket=view.bucket, Key=view.key("page"))
+        got = resp["ResponseMetadata"]["HTTPHeaders"]
+    for name, value in CONTENT.items():
+        assert got.get(name.lower()) == value, (name, got)
