@@ -318,6 +318,13 @@ class LargeObjects:
         with ``retain_local_segments: false``, its segments."""
         if self.is_s3:
             self._check_s3_manifest(job)
+        if job.source.kind == "dlo":
+            # a DLO is whatever its prefix lists now: a segment added or
+            # changed since the copy would be lost with the local manifest
+            listing = self.list_segments(job.source.dlo_container, job.source.dlo_prefix)
+            if large.dlo_etag(listing) != job.source.etag:
+                raise SourceChanged("DLO %s: its segments changed since they were copied"
+                                    % self._name(job.row.name))
         outcome = self.syncer._archive(job.row, job.local, action, nbytes, job.requests)
         if outcome.archived and not self.mapping.get("retain_local_segments", True):
             self._delete_segments(job)

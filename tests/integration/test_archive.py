@@ -115,7 +115,7 @@ def test_kill9_at_each_archive_step_loses_nothing(lab, tmp_path, unique, step):
     assert rc == 0 and view.get("precious") is not None
 
 
-def run_racing(config, tmp_path, change):
+def run_racing(config, tmp_path, change, expect_rc=0):
     """One pass that stops between verify and delete while ``change()`` runs;
     the pass's output."""
     barrier = str(tmp_path / "go")
@@ -132,7 +132,7 @@ def run_racing(config, tmp_path, change):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, out
+    assert proc.returncode == expect_rc, out
     return out
 
 
@@ -171,3 +171,23 @@ def test_overwrite_racing_the_archive_delete_survives(lab, tmp_path, unique):
     assert rc == 0, out
     assert local_body(conn, container, "raced") is None
     assert view.get("raced")[0] == b"version 2"
+
+
+def test_dlo_segment_added_while_archiving_is_not_lost(lab, tmp_path, unique):
+    """A DLO is whatever its prefix lists: a segment added between the copy
+    and the local delete makes the archive wait for the next pass, which
+    copies the whole object."""
+    conn, container, view, config = one_node_config(lab, tmp_path, "seaweedfs", unique)
+    segments = container + "_segs"
+    conn.put_container(segments)
+    for i in (1, 2):
+        conn.put_object(segments, "obj/%d" % i, b"<seg%d>" % i)
+    conn.put_object(container, "obj", b"", headers={"X-Object-Manifest": segments + "/obj/"})
+    out = run_racing(config, tmp_path,
+                     lambda: conn.put_object(segments, "obj/3", b"<seg3>"), expect_rc=1)
+    assert "segments changed since they were copied" in out, out
+    assert local_body(conn, container, "obj") == b"<seg1><seg2><seg3>"
+    rc, out = run_once(config)
+    assert rc == 0, out
+    assert local_body(conn, container, "obj") is None
+    assert view.get("obj")[0] == b"<seg1><seg2><seg3>"
