@@ -102,6 +102,7 @@ class Crawler:
         self.stopping = False
         self.retry_failed = True  # on start-up and reload, failed rows get another try
         self._lifecycle_checked = set()  # (mapping identity, container)
+        self._segments_noted = set()  # (mapping identity, container), logged once
 
     # ---- helpers -----------------------------------------------------
     def tick(self, n=1):
@@ -159,11 +160,27 @@ class Crawler:
         if not mapping.is_per_account:
             return [(mapping["container"], True)]
         listed = self.cluster.list_containers(mapping["account"])
+        if not mapping["retain_local"]:
+            listed = [c for c in listed if not self._segments_left_alone(mapping, c)]
         # a container deleted since an earlier pass is no longer listed, but
         # its database (with the object deletes to send) stays until Swift
         # reclaims it
         gone = self.store.containers(mapping.identity) - set(listed)
         return [(c, True) for c in listed] + [(c, False) for c in sorted(gone)]
+
+    def _segments_left_alone(self, mapping, container):
+        """In archive mode a per-account mapping leaves the segments containers
+        of Swift's clients (``<c>_segments``, ``<c>+segments``) to the large
+        objects reading them: archived on their own, as plain objects, they
+        would be gone before (or while) their manifest is copied."""
+        if not container.endswith(("_segments", "+segments")):
+            return False
+        if (mapping.identity, container) not in self._segments_noted:
+            self._segments_noted.add((mapping.identity, container))
+            LOG.info("%s: %s/%s is a segments container: its objects leave with the "
+                     "large objects that read them (retain_local_segments), not on their "
+                     "own", mapping.label, mapping["account"], container)
+        return True
 
     def _sync_container_safely(self, mapping, container, stats, listed=True):
         try:

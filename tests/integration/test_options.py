@@ -1,5 +1,6 @@
 """Mapping options and operator tooling against the real lab."""
 
+import json
 import socket
 import time
 
@@ -154,3 +155,34 @@ def test_per_account_mapping_propagates_deletes_of_a_deleted_container(lab, tmp_
     assert remote_names("kept") == ["k"]
     report = [e for path in configs for e in status_json(path)]
     assert all(e["state"] in ("ok", "no database on this node") for e in report), report
+
+
+def test_per_account_archive_leaves_segments_containers_to_their_manifests(lab, tmp_path,
+                                                                          unique):
+    """A client uploads an SLO the usual way: segments into <c>_segments
+    first, manifest last. A per-account archive pass in between must not
+    archive the segments away on their own; the manifest then takes them."""
+    admin = lab.swift_connection("admin")
+    account = "AUTH_seg" + unique
+    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
+                                   preauthtoken=admin.get_auth()[1], retries=1)
+    local.put_container("photos")
+    local.put_container("photos_segments")
+    for i in (0, 1):
+        local.put_object("photos_segments", "big/%02d" % i, bytes([65 + i]) * 100)
+    identity, secret = lab.credentials("test2")
+    mapping = {"account": account, "container": "/*", "protocol": "swift",
+               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
+               "aws_bucket": "seg-%s-" % unique, "retain_local": False,
+               "retain_local_segments": False}
+    configs = node_configs(lab, tmp_path, [mapping])
+    out = "".join(sync_all_nodes(configs))  # between the client's segments and manifest
+    assert "is a segments container" in out, out
+    manifest = [{"path": "/photos_segments/big/%02d" % i} for i in (0, 1)]
+    local.put_object("photos", "big", json.dumps(manifest),
+                     query_string="multipart-manifest=put")
+    sync_all_nodes(configs)
+    target = lab.swift_connection("test2")
+    assert target.get_object("seg-%s-photos" % unique, "big")[1] == b"A" * 100 + b"B" * 100
+    assert local.get_container("photos")[1] == []  # archived, its segments with it
+    assert local.get_container("photos_segments")[1] == []
