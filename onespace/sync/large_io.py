@@ -349,6 +349,13 @@ class LargeObjects:
         for container, name, etag in job.source.segments:
             if container == self.container and name == job.row.name:
                 continue
+            if job.source.kind == "slo" and not name.startswith(job.row.name + "/"):
+                # Swift's clients name an SLO's own segments after it
+                # (<object>/...); others may be read by other large objects too
+                kept += 1
+                LOG.info("keeping segment %s: not named after %s, it may serve other "
+                         "objects", self._name(name, container), self._name(job.row.name))
+                continue
             try:
                 seg = self.cluster.head_object(self.account, container, name)
                 if seg is None:

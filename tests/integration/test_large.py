@@ -472,3 +472,26 @@ def test_swift_remote_segment_of_an_archived_slo_is_never_overwritten(lab, tmp_p
     assert remote.body("first") == first  # still whole
     assert "already holds other data" in out and "second" in out, out
     assert local.conn.get_object(local.container, "second")[1] == b"B" * 1000  # kept
+
+
+def test_archive_keeps_segments_an_slo_may_share(lab, tmp_path, unique):
+    """retain_local_segments: false removes the segments named after the SLO
+    (<object>/..., as Swift's clients name them) but not segments named
+    otherwise, which another large object may read too."""
+    local, remote, configs = setup(lab, tmp_path, unique, "seaweedfs", nodes=1,
+                                   retain_local=False, retain_local_segments=False)
+    own = local.put_slo("slo", [1000, 2000])
+    shared = local.put_segments("shared/", [3000])
+    manifest = [{"path": "/%s/%s" % (local.segments, n), "etag": md5(d), "size_bytes": len(d)}
+                for n, d in shared]
+    local.conn.put_object(local.container, "uses-shared", json.dumps(manifest),
+                          query_string="multipart-manifest=put")
+    local.conn.put_container(local.segments + "-b")  # another SLO, unmapped, same segment
+    local.conn.put_object(local.segments + "-b", "other", json.dumps(manifest),
+                          query_string="multipart-manifest=put")
+    rc, out = run_once(configs[0])
+    assert rc == 0, out
+    assert remote.body("slo") == own and remote.body("uses-shared") == shared[0][1]
+    names = [r["name"] for r in local.conn.get_container(local.segments)[1]]
+    assert names == ["shared/00"], names  # slo's own went, the shared one stays
+    assert local.conn.get_object(local.segments + "-b", "other")[1] == shared[0][1]
