@@ -97,6 +97,10 @@ def decide_object(local, remote, mapping, remote_has_metadata=True, delete_at=No
         return Decision(Action.NOTHING, "gone locally; its delete row follows")
     if not matches_criteria(mapping.get("selection_criteria"), local.headers):
         return Decision(Action.SKIP, "not selected by selection_criteria")
+    odd = sorted(k for k in local.user_metadata if not k.isascii())
+    if odd:  # Swift kept the raw bytes; http.client sends ASCII header names only
+        return Decision(Action.FAIL, "metadata key %r is not ASCII: no remote header can "
+                        "carry it" % odd[0])
     if local.is_slo or local.is_dlo:
         return Decision(Action.LARGE, "large object")
     if already_expired(delete_at, time.time() if now is None else now):

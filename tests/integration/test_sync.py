@@ -323,3 +323,28 @@ def test_content_headers_travel_with_the_copy(lab, tmp_path, unique, target):
         got = resp["ResponseMetadata"]["HTTPHeaders"]
     for name, value in CONTENT.items():
         assert got.get(name.lower()) == value, (name, got)
+
+
+@pytest.mark.parametrize("target", ["seaweedfs", "swift"])
+def test_non_ascii_metadata_key_fails_alone(lab, tmp_path, unique, target):
+    """Swift stores a metadata key's raw UTF-8; no remote header can carry it.
+    The object fails for good, named, and the rest of the container syncs
+    (on a Swift remote it was retried forever, holding everything back)."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique)
+    url, token = conn.get_auth()
+    http = HTTPConnection("127.0.0.1", lab.proxy_port, timeout=60)
+    http.putrequest("PUT", "%s/%s/odd" % (urlsplit(url).path, container))
+    for name, value in ((b"X-Auth-Token", token.encode()), (b"Content-Length", b"1"),
+                        (b"X-Object-Meta-Caf\xc3\xa9", b"v")):
+        http.putheader(name, value)
+    http.endheaders(b"x")
+    assert http.getresponse().status == 201
+    http.close()
+    for i in range(3):
+        conn.put_object(container, "later%d" % i, b"fine")
+    out = "".join(sync_all_nodes(configs, expect_rc=None))
+    assert "not ASCII" in out, out
+    for i in range(3):
+        assert view.get("later%d" % i)[0] == b"fine"
+    failed = [n for path in configs for e in status_json(path) for n in e["failed_names"]]
+    assert failed == ["odd"], out

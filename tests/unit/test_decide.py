@@ -135,3 +135,9 @@ def test_row_from_broker_decodes_post_timestamps():
     r = Row.from_broker(item)
     assert (r.row_id, r.data_time, r.change_time) == (7, 1000.0, 1005.5)
     assert r.metadata_changed
+
+
+def test_non_ascii_metadata_key_fails_for_good():
+    odd = local(extra={"X-Object-Meta-Caf\u00c3\u00a9": "v"})  # as swob hands it out
+    d = decide_object(odd, None, mapping())
+    assert d.action is Action.FAIL and "not ASCII" in d.reason
