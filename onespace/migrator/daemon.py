@@ -493,7 +493,7 @@ class MigratorDaemon:
                 if decision.action == d.Action.POST:
                     return self._post(job, source)
                 if decision.action == d.Action.COPY:
-                    result = self._copy(job, source)
+                    result = self._copy(job, source, local)
                     if (result.get("copied") and local is not None and local.own_segments
                             and local.migrated_unmodified):
                         self._delete_segments(job, source.name, local.migrated_ts)
@@ -532,7 +532,7 @@ class MigratorDaemon:
                        for k, v in self._user_metadata(job.provider, obj).items())
         return d.selected(job.migration, headers)
 
-    def _copy(self, job, source):
+    def _copy(self, job, source, local=None):
         if job.migration.get("selection_criteria"):
             # a HEAD first: objects left out cost no data transfer
             head = job.provider.head(source.name)
@@ -550,7 +550,7 @@ class MigratorDaemon:
                                            source.etag or obj.etag)
             if not self._selected(job, obj):
                 return {"skipped": 1}
-            when = self._source_time(job.provider, obj, source)
+            when = d.copy_time(self._source_time(job.provider, obj, source), local)
             headers = self._copy_headers(job, obj, when, source.etag or obj.etag)
             plan = self._multipart_plan(job, source, obj)
             if plan is not None:

@@ -97,7 +97,10 @@ class LocalState:
     @classmethod
     def from_headers(cls, headers):
         h = {k.lower(): v for k, v in headers.items()}
-        return cls((h.get("etag") or "").strip('"').lower(), ts(h.get("x-timestamp")),
+        # X-Timestamp drops the offset (a copy's next-offset time, see
+        # copy_time); the object server's X-Backend-Timestamp keeps it
+        when = h.get("x-backend-timestamp") or h.get("x-timestamp")
+        return cls((h.get("etag") or "").strip('"').lower(), ts(when),
                    ts(h.get(SYSMETA_TS)), h.get(SYSMETA_ETAG), h.get(SYSMETA_MIGRATION),
                    h.get(SYSMETA_SEGMENTS) == "1",
                    ts(h.get(TRANSIENT_TS)))
@@ -173,13 +176,27 @@ def decide(source, local):
             if source.etag and source.etag == local.migrated_etag:
                 return Decision(Action.POST, "source metadata changed since it was migrated")
             return Decision(Action.COPY, "source changed since it was migrated")
-        if (source.timestamp == local.migrated_ts and local.migrated_etag is not None
+        if (local.migrated_ts is not None
+                and source.timestamp.normal == local.migrated_ts.normal
+                and local.migrated_etag is not None
                 and _plain_md5(source.etag) and source.etag != local.migrated_etag):
             return Decision(Action.COPY, "source rewritten within the same time stamp")
         return Decision(Action.NOTHING, "migrated")
     if local.timestamp is None or source.timestamp > local.timestamp:
         return Decision(Action.COPY, "source newer than the local object")
     return Decision(Action.KEEP_LOCAL, "local object newer than the source")
+
+
+def copy_time(source_time, local):
+    """The X-Timestamp a copy is written with: the source's, unless the
+    local object already has that very time (a source rewritten within its
+    time stamp's resolution): then the same time with the next offset, or
+    the object servers would refuse the copy as not newer, pass after pass."""
+    if (local is not None and local.timestamp is not None
+            and source_time.normal == local.timestamp.normal
+            and source_time <= local.timestamp):
+        return Timestamp(source_time, offset=local.timestamp.offset + 1)
+    return source_time
 
 
 def decide_gone(local, source_exists, migration_id):

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from swift.common.utils import Timestamp
 
+from onespace import naming
 from onespace.lab import S3_ACCESS_KEY, S3_SECRET_KEY
 from tests.integration.conftest import Daemon, status_json, wait_for, write_config
 from tests.integration.test_sync import ODD_NAMES as SYNC_ODD_NAMES
@@ -637,6 +638,9 @@ def test_processes_split_the_containers(lab, tmp_path, unique):
     the container nodes: every container is migrated by exactly one process."""
     s3 = lab.s3_client()
     buckets = ["mig-proc%d-%s" % (i, unique) for i in range(6)]
+    # names that give each process at least one (else the test would prove nothing)
+    while len({naming.owner_index("AUTH_test/" + b, 2) for b in buckets}) < 2:
+        buckets.append("mig-proc%d-%s" % (len(buckets), unique))
     for b in buckets:
         s3.create_bucket(Bucket=b)
         put_s3(s3, b, ["o"])

@@ -266,3 +266,22 @@ def test_only_slos_the_migrator_cut_own_their_segments():
     assert not d.LocalState.from_headers(headers).own_segments
     headers.update(d.own_segments_headers())
     assert d.LocalState.from_headers(headers).own_segments
+
+
+def test_rewrite_within_the_same_time_stamp_gets_the_next_offset():
+    """A source rewritten within its time stamp's resolution (S3: a second)
+    is copied with the same time and the next offset: the object servers
+    would refuse the same time as not newer, pass after pass."""
+    local = migrated()
+    assert d.decide(src(etag=E2), local).action is Action.COPY
+    first = d.copy_time(T, local)
+    assert first == Timestamp(T, offset=1) and first > local.timestamp
+    # written so, it is in sync; a second same-second rewrite gets offset 2
+    headers = {"ETag": E2, "X-Timestamp": first.internal}
+    headers.update(d.migrated_headers(first, E2, "mid"))
+    again = LocalState.from_headers(headers)
+    assert d.decide(src(etag=E2), again).action is Action.NOTHING
+    assert d.decide(src(etag=E1), again).action is Action.COPY
+    assert d.copy_time(T, again) == Timestamp(T, offset=2)
+    # a newer source, or no local copy: the source's own time
+    assert d.copy_time(LATER, local) == LATER and d.copy_time(T, None) == T
