@@ -114,6 +114,17 @@ def s3_times(s3, bucket):
     raise AssertionError("listing too long")
 
 
+def swift_dir_with_1_mib_limit(lab, tmp_path):
+    """A copy of the lab's swift_dir with max_file_size 1 MiB (the migrator
+    reads the limit from its own swift_dir): large objects without 5 GiB."""
+    import shutil
+    etc = str(tmp_path / "etc")
+    shutil.copytree(lab.etc, etc)
+    with open(os.path.join(etc, "swift.conf"), "a") as f:
+        f.write("\n[swift-constraints]\nmax_file_size = 1048576\n")
+    return etc
+
+
 def local_names(conn, container, prefix=None):
     _, rows = conn.get_container(container, full_listing=True, prefix=prefix)
     return sorted(r["name"] for r in rows)
@@ -474,11 +485,7 @@ def test_objects_above_max_file_size_become_slos(lab, tmp_path, unique):
     object and a 6 MiB multipart upload are stored as SLOs; deleting them at
     the source removes manifest and segments, and a failed copy leaves no
     segment behind."""
-    import shutil
-    etc = str(tmp_path / "etc")
-    shutil.copytree(lab.etc, etc)
-    with open(os.path.join(etc, "swift.conf"), "a") as f:
-        f.write("\n[swift-constraints]\nmax_file_size = 1048576\n")
+    etc = swift_dir_with_1_mib_limit(lab, tmp_path)
     s3 = lab.s3_client()
     bucket, container = "mig-big-" + unique, "big-" + unique
     s3.create_bucket(Bucket=bucket)
@@ -750,11 +757,7 @@ def test_racing_copies_of_a_large_object_leave_it_whole(lab, tmp_path, unique):
     verifier, or two processes) write the same segment names; the one whose
     manifest PUT loses must not remove the segments the winner's manifest
     reads."""
-    import shutil
-    etc = str(tmp_path / "etc")
-    shutil.copytree(lab.etc, etc)
-    with open(os.path.join(etc, "swift.conf"), "a") as f:
-        f.write("\n[swift-constraints]\nmax_file_size = 1048576\n")
+    etc = swift_dir_with_1_mib_limit(lab, tmp_path)
     s3 = lab.s3_client()
     bucket, container = "mig-race-" + unique, "race-" + unique
     s3.create_bucket(Bucket=bucket)

@@ -91,17 +91,27 @@ def test_statsd_counters_and_log_file(lab, tmp_path, unique):
     assert "uploaded AUTH_test/%s/o0" % container in text and "pass done" in text
 
 
-def test_per_account_mapping_picks_up_new_container_while_running(lab, tmp_path, unique):
+def account_connection(lab, account):
+    """A swiftclient connection to a new account of the lab (as its admin)."""
     admin = lab.swift_connection("admin")
+    return swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
+                                  preauthtoken=admin.get_auth()[1], retries=1)
+
+
+def per_account_swift_mapping(lab, account, bucket_prefix, **extra):
+    """``account``'s every container to the Swift target, ``<bucket_prefix><c>``."""
+    identity, secret = lab.credentials("test2")
+    return dict({"account": account, "container": "/*", "protocol": "swift",
+                 "aws_endpoint": lab.auth_url, "aws_identity": identity,
+                 "aws_secret": secret, "aws_bucket": bucket_prefix}, **extra)
+
+
+def test_per_account_mapping_picks_up_new_container_while_running(lab, tmp_path, unique):
     account = "AUTH_run" + unique
-    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
-                                   preauthtoken=admin.get_auth()[1], retries=1)
+    local = account_connection(lab, account)
     local.put_container("c1")
     local.put_object("c1", "o1", b"one")
-    identity, secret = lab.credentials("test2")
-    mapping = {"account": account, "container": "/*", "protocol": "swift",
-               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
-               "aws_bucket": "run-%s-" % unique}
+    mapping = per_account_swift_mapping(lab, account, "run-%s-" % unique)
     configs = node_configs(lab, tmp_path, [mapping])
     daemons = [Daemon(c, tmp_path / ("d%d.log" % i), ).start() for i, c in enumerate(configs)]
     target = lab.swift_connection("test2")
@@ -126,19 +136,15 @@ def test_per_account_mapping_propagates_deletes_of_a_deleted_container(lab, tmp_
     """``swift delete c`` (its objects, then the container) between two passes:
     the container is no longer listed, but its database still holds the
     deletes, and they reach the remote."""
-    admin = lab.swift_connection("admin")
     account = "AUTH_gone" + unique
-    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
-                                   preauthtoken=admin.get_auth()[1], retries=1)
+    local = account_connection(lab, account)
     local.put_container("doomed")
     local.put_container("kept")
     for name in ("o0", "o1 \U0001F600"):
         local.put_object("doomed", name, b"y")
     local.put_object("kept", "k", b"k")
-    identity, secret = lab.credentials("test2")
-    mapping = {"account": account, "container": "/*", "protocol": "swift",
-               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
-               "aws_bucket": "gone-%s-" % unique, "propagate_delete": True}
+    mapping = per_account_swift_mapping(lab, account, "gone-%s-" % unique,
+                                        propagate_delete=True)
     configs = node_configs(lab, tmp_path, [mapping])
     sync_all_nodes(configs)
     target = lab.swift_connection("test2")
@@ -162,19 +168,14 @@ def test_per_account_archive_leaves_segments_containers_to_their_manifests(lab, 
     """A client uploads an SLO the usual way: segments into <c>_segments
     first, manifest last. A per-account archive pass in between must not
     archive the segments away on their own; the manifest then takes them."""
-    admin = lab.swift_connection("admin")
     account = "AUTH_seg" + unique
-    local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
-                                   preauthtoken=admin.get_auth()[1], retries=1)
+    local = account_connection(lab, account)
     local.put_container("photos")
     local.put_container("photos_segments")
     for i in (0, 1):
         local.put_object("photos_segments", "big/%02d" % i, bytes([65 + i]) * 100)
-    identity, secret = lab.credentials("test2")
-    mapping = {"account": account, "container": "/*", "protocol": "swift",
-               "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
-               "aws_bucket": "seg-%s-" % unique, "retain_local": False,
-               "retain_local_segments": False}
+    mapping = per_account_swift_mapping(lab, account, "seg-%s-" % unique, retain_local=False,
+                                        retain_local_segments=False)
     configs = node_configs(lab, tmp_path, [mapping])
     out = "".join(sync_all_nodes(configs))  # between the client's segments and manifest
     assert "is a segments container" in out, out
