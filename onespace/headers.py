@@ -30,8 +30,12 @@ SLO_HEADER_KEY = "x-static-large-object"  # SLO flag, URL-quoted
 # onespace's own: the Swift ETag of a plain object uploaded to S3 in parts
 # (its S3 ETag is then "<md5>-<parts>", not the object's MD5)
 SOURCE_ETAG_KEY = "swift-source-etag"
+# The local object's X-Delete-At, on S3 copies (which have no expiry of their
+# own): the shunt stops serving the copy then, and a restore keeps it.
+DELETE_AT_KEY = "swift-delete-at"
 INTERNAL_KEYS = frozenset({SLO_ETAG_KEY, DLO_ETAG_KEY, COMBINED_ETAG_KEY,
-                           DLO_MANIFEST_KEY, SLO_HEADER_KEY, SOURCE_ETAG_KEY})
+                           DLO_MANIFEST_KEY, SLO_HEADER_KEY, SOURCE_ETAG_KEY,
+                           DELETE_AT_KEY})
 
 #: Object headers that describe the content, kept beside the data by Swift
 #: and S3 alike: they travel with every copy (sync, archive, restore, migration).

@@ -28,6 +28,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
+import time
 
 import eventlet
 from swift.common.swob import (
@@ -320,6 +321,11 @@ class CloudShunt:
             return HTTPNotFound(request=req)
         except ProviderError as e:
             return self._unavailable(req, route, e)
+        expires = objects.delete_at(remote)
+        if expires is not None and expires <= time.time():
+            if body is not None:
+                body.close()
+            return HTTPNotFound(request=req)  # as Swift answers for an expired object
         manifest = self._manifest(route, name) if objects.is_slo(remote) else None
         if manifest is not None and req.params.get("multipart-manifest") == "get":
             if body is not None:

@@ -26,6 +26,16 @@ CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_
                        "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
 
 
+def delete_at(obj):
+    """When the local object the remote copy stands for expires (int), or
+    None: a Swift remote's own X-Delete-At, or an S3 copy's record of it."""
+    value = obj.internal.get(hdrs.DELETE_AT_KEY) or obj.headers.get("x-delete-at")
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
 def deleted_here(backend_timestamp):
     """Does a local 404 mean the object was deleted (or expired) here, so the
     remote copy must not be served or restored?  Swift's 404 names its
@@ -93,6 +103,8 @@ def swift_headers(obj, etag, location=None):
     for name in CONTENT_HEADERS:
         if obj.headers.get(name):
             out[name.title()] = obj.headers[name]
+    if delete_at(obj) is not None:
+        out["X-Delete-At"] = str(delete_at(obj))
     for key, value in sorted(obj.metadata.items()):
         out["X-Object-Meta-" + key] = value
     if is_slo(obj):
@@ -116,6 +128,8 @@ def restore_headers(obj, etag=None):
     for name in CONTENT_HEADERS:
         if obj.headers.get(name):
             out[name.title()] = obj.headers[name]
+    if delete_at(obj) is not None:
+        out["X-Delete-At"] = str(delete_at(obj))  # the restored copy expires too
     for key, value in obj.metadata.items():
         out["X-Object-Meta-" + key] = value
     return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from onespace import naming
 from onespace.cluster import CannotDecrypt
+from onespace import headers as hdrs
 from onespace.headers import content_headers
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
@@ -306,9 +307,12 @@ class ContainerSyncer:
                 if len(payload) != local.size:  # the object server's read broke off
                     raise SourceChanged("read %d of %d bytes of %s/%s/%s" % (
                         len(payload), local.size, self.account, self.container, row.name))
+            delete_at = local.headers.get("x-delete-at")
             self.provider.put(key, payload, local.size, local.etag,
                               content_type=local.content_type,
                               metadata=local.user_metadata,
+                              internal={hdrs.DELETE_AT_KEY: delete_at}
+                              if self.is_s3 and delete_at else None,
                               headers=self.object_headers(row, local))
         finally:
             reader.close()

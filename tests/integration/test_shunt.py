@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import random
+import time
 from urllib.parse import quote
 
 import pytest
@@ -458,3 +459,22 @@ def test_objects_deleted_here_are_not_served_from_the_remote(lab, tmp_path, uniq
     assert not_found(a.conn, a.container, "gone " + ODD)
     assert not_found(a.conn, a.container, "gone " + ODD)  # nor restored by the first GET
     assert a.conn.get_object(a.container, "archived")[1] == b"far away"
+
+
+def test_archived_object_expires_with_its_x_delete_at(lab, tmp_path, unique):
+    """An S3 copy has no expiry of its own: it records the local X-Delete-At,
+    which the shunt shows, and after which it answers 404 as Swift would
+    (and restores nothing)."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    expires = int(time.time()) + 8
+    a.conn.put_object(a.container, "soon", b"expires soon", headers={"X-Delete-At": expires})
+    a.conn.put_object(a.container, "kept", b"stays")
+    a.archive()
+    a.serve(restore_object=True)
+    raw = Raw(lab)
+    status, headers, _ = raw.request("HEAD", a.container, "soon")
+    assert status == 200 and headers["x-delete-at"] == str(expires)
+    wait_for(lambda: time.time() > expires + 1, timeout=30, what="the expiry")
+    assert raw.request("GET", a.container, "soon")[0] == 404
+    assert raw.request("GET", a.container, "kept")[0] == 200
+    assert not_found(a.conn, a.container, "soon")  # nothing was restored

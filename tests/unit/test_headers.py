@@ -182,4 +182,5 @@ def test_internal_keys_cover_1space_fields():
     assert h.DLO_ETAG_KEY == "swift-source-dlo-etag"
     assert h.INTERNAL_KEYS == {
         "swift-slo-etag", "swift-source-dlo-etag", "combined-etag",
-        "x-object-manifest", "x-static-large-object", "swift-source-etag"}
+        "x-object-manifest", "x-static-large-object", "swift-source-etag",
+        "swift-delete-at"}  # onespace's own: the local expiry of an S3 copy
