@@ -168,6 +168,12 @@ def printable(text):
                    c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
+def error_line(error, secrets=()):
+    """An exception as one line, ``<Type>: <message>``, secrets masked."""
+    text = "%s: %s" % (type(error).__name__, error) if str(error) else type(error).__name__
+    return scrub(" ".join(text.split()), secrets)
+
+
 def format_path(path):
     """``['containers', 2, 'protocol']`` -> ``containers[2].protocol``."""
     out = ''

@@ -9,7 +9,7 @@ import json
 import time
 
 from onespace.cluster import LocalCluster
-from onespace.config import printable
+from onespace.config import error_line, printable
 from onespace.status import ProgressStore, ProgressUnreadable
 from onespace.sync.decide import Row, ready
 
@@ -66,7 +66,7 @@ def collect(config, now=None):
         return [_error_entry({"mapping": m.label, "account": m["account"],
                               "container": m["container"]},
                              "cannot read the local Swift (swift_dir %s): %s"
-                             % (s["swift_dir"], _reason(e))) for m in config.mappings]
+                             % (s["swift_dir"], error_line(e))) for m in config.mappings]
     containers_seen = {}
     for doc in store.all():
         containers_seen.setdefault(doc["mapping"], set()).add(doc["container"])
@@ -82,13 +82,9 @@ def collect(config, now=None):
             except ProgressUnreadable as e:
                 _error_entry(entry, "progress file unreadable: %s" % e)
             except Exception as e:  # noqa: BLE001 - one broken container must not hide the others
-                _error_entry(entry, _reason(e))
+                _error_entry(entry, error_line(e))
             report.append(entry)
     return report
-
-
-def _reason(e):
-    return "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
 
 
 def _collect_container(entry, cluster, store, mapping, now):

@@ -29,7 +29,7 @@ import time
 import eventlet
 import eventlet.event
 
-from onespace.config import ConfigError, load, printable, scrub
+from onespace.config import ConfigError, error_line, load, printable, scrub
 
 LOG = logging.getLogger("onespace")
 TICK = 1.0  # seconds between looks at the worker from the main loop
@@ -175,7 +175,7 @@ class Service:
             log_setup, self.worker = self._build(self.config)
         except Exception as e:  # noqa: BLE001 - any of them: one line, exit 2
             print("%s: %s: %s" % (self.config_path, self.name,
-                                  _masked(e, self.config.secrets())), file=sys.stderr)
+                                  error_line(e, self.config.secrets())), file=sys.stderr)
             print("%s: refusing to start" % self.name, file=sys.stderr)
             sys.exit(2)
         install_logging(*log_setup)
@@ -254,7 +254,7 @@ class Service:
             log_setup, worker = self._build(config)
         except Exception as e:  # noqa: BLE001 - the running config stays whatever it was
             LOG.error("reload of %s failed; keeping the running config: %s",
-                      self.config_path, _masked(e, config.secrets()))
+                      self.config_path, error_line(e, config.secrets()))
             self.notify("READY=1")
             return
         self.worker.close()
@@ -262,8 +262,3 @@ class Service:
         install_logging(*log_setup)
         LOG.info("config reloaded from %s (%s)", self.config_path, worker.scope)
         self.notify("READY=1")
-
-
-def _masked(error, secrets):
-    """An exception as one line, with the config's secrets masked."""
-    return scrub(" ".join(("%s: %s" % (type(error).__name__, error)).split()), secrets)

@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass
 
 from onespace import naming
-from onespace.config import Migration, scrub
+from onespace.config import Migration, error_line, scrub
 
 DEFAULT_CONFIG = "/etc/onespace/onespace.json"
 
@@ -177,7 +177,7 @@ def verify(entries, read_only=False, token=None, providers=None, sleep=time.slee
             except CheckFailed as e:
                 yield entry, False, "%s: FAILED: %s" % (entry.label, e)
             except Exception as e:  # noqa: BLE001 - one entry's surprise is not the others'
-                yield entry, False, "%s: FAILED: %s: %s" % (entry.label, type(e).__name__, e)
+                yield entry, False, "%s: FAILED: %s" % (entry.label, error_line(e))
             else:
                 yield entry, True, "%s: OK%s" % (entry.label, " (%s)" % note if note else "")
     finally:

@@ -598,7 +598,7 @@ class LargeObjects:
             raise LargeObjectError(
                 "remote segment %s/%s already holds other data (ETag %s); not overwritten"
                 % (prov.bucket, name, remote.etag))
-        expiry = self._segment_expiry(job)
+        expiry = _settable(wanted)
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:
             raise self._changed(job)("segment %s is missing" % self._name(name, container))
@@ -683,9 +683,8 @@ class LargeObjects:
 
     def _segment_expiry(self, job):
         """X-Delete-At for a remote segment of ``job``'s object: the manifest's
-        plus ``remote_delete_after_addition`` (only set ones: a PUT has none to drop)."""
-        headers = self.syncer.expiry_headers(job.row, job.local, segment=True)
-        return {k: v for k, v in headers.items() if v is not None}
+        plus ``remote_delete_after_addition``."""
+        return _settable(self.syncer.expiry_headers(job.row, job.local, segment=True))
 
     def _remote_path(self, piece):
         return "/%s/%s" % (self._remote_segments_container(piece.container), piece.name)
@@ -718,3 +717,8 @@ class LargeObjects:
             reader.close()
         job.requests += 1
         return sent, "%d segments" % len(source.listing)
+
+
+def _settable(headers):
+    """Expiry headers for a PUT: only the ones set (a PUT has none to drop)."""
+    return {k: v for k, v in headers.items() if v is not None}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from onespace import naming
 from onespace.cluster import CannotDecrypt
 from onespace import headers as hdrs
-from onespace.headers import content_headers
+from onespace.config import error_line
 from onespace.providers.base import ProviderError
 from onespace.faults import checkpoint
 from onespace.sync.decide import Action, archive_timestamp, decide_object, decide_row
@@ -141,7 +141,7 @@ class ContainerSyncer:
             return Outcome(FAILED, reason=str(e), error=e)
         except Exception as e:  # noqa: BLE001 - one bad object must not stop the rest
             LOG.exception("object %s: unexpected error", label)
-            return Outcome(RETRY, reason="%s: %s" % (type(e).__name__, e), error=e)
+            return Outcome(RETRY, reason=error_line(e), error=e)
 
     def _handle(self, row, remote_hint, confirm):
         key = self.remote_key(row.name)
@@ -206,7 +206,7 @@ class ContainerSyncer:
     def object_headers(self, row, local):
         """Headers a PUT or POST of ``row`` carries besides type and metadata:
         Content-Encoding and the other content headers, and X-Delete-At."""
-        return dict(content_headers(local.headers), **self.expiry_headers(row, local))
+        return dict(hdrs.content_headers(local.headers), **self.expiry_headers(row, local))
 
     def _decide(self, row, local, remote, has_meta):
         return decide_object(local, remote, self.mapping, has_meta,
