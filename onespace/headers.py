@@ -43,9 +43,20 @@ CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language"
                    "cache-control", "expires")
 
 
-def content_headers(headers):
-    """The CONTENT_HEADERS that ``headers`` (lowercase names) sets."""
+def content_headers(headers, absent=False):
+    """The CONTENT_HEADERS that ``headers`` (lowercase names) sets.
+
+    With ``absent`` the ones it lacks come too, as None: a metadata update
+    of a remote copy then removes them (a Swift POST removed them locally).
+    """
+    if absent:
+        return {name: headers.get(name) or None for name in CONTENT_HEADERS}
     return {name: headers[name] for name in CONTENT_HEADERS if headers.get(name)}
+
+
+def content_headers_equal(a, b):
+    """Do two objects' headers (lowercase names) agree on the CONTENT_HEADERS?"""
+    return content_headers(a) == content_headers(b)
 
 
 # Container and account metadata that configures the cluster holding it
@@ -164,10 +175,9 @@ def large_object_fields(swift_headers: Mapping[str, str]) -> dict[str, str]:
 def to_s3_metadata(user_meta: Mapping[str, str],
                    extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """boto3 ``Metadata=`` for user metadata; ``extra`` (internal fields such
-    as :data:`SLO_ETAG_KEY`) is added verbatim."""
+    as :data:`SLO_ETAG_KEY`) is added verbatim, but for None values."""
     meta = {key.lower(): mime_encode(value) for key, value in user_meta.items()}
-    if extra:
-        meta.update(extra)
+    meta.update({key: value for key, value in (extra or {}).items() if value is not None})
     return meta
 
 

@@ -117,6 +117,20 @@ def local_segments_container(aws_bucket: str, remote_container: str, container: 
     return None
 
 
+# Key shapes that some S3 servers store under another name: SeaweedFS keeps
+# "a/" as an empty directory, "a//b" as "a/b" and "/a" as "a", so two local
+# objects could share one remote copy.  ``providers.s3`` probes a bucket for
+# them (a probe key per shape, '%s' being a unique name) before sending one.
+KEY_SHAPES = {"leading '/'": "/%s", "'//'": "%s//x", "trailing '/'": "%s/"}
+
+
+def key_shapes(key: str) -> list[str]:
+    """Which of :data:`KEY_SHAPES` ``key`` has."""
+    found = [(key.startswith("/"), "leading '/'"), ("//" in key, "'//'"),
+             (key.endswith("/"), "trailing '/'")]
+    return [shape for present, shape in found if present]
+
+
 def has_dot_segment(key: str) -> bool:
     """A ``.`` or ``..`` between slashes: requests/urllib3 remove dot segments
     from URLs (RFC 3986), so ``a/./b`` would reach ``a/b`` and ``../c/o``

@@ -159,6 +159,13 @@ def unquote_etag(etag):
     return etag.strip().strip('"').lower() if etag else None
 
 
+def updated_internal(current, changes):
+    """Internal fields ``current`` with ``changes`` applied (None removes a field)."""
+    merged = dict(current)
+    merged.update(changes or {})
+    return {name: value for name, value in merged.items() if value is not None}
+
+
 def split_internal(meta):
     """``{name: value}`` -> (user metadata, internal fields), names lowercased."""
     user, internal = {}, {}
@@ -274,8 +281,10 @@ class Provider(ABC):
     @abstractmethod
     def post_metadata(self, key, content_type, metadata, internal=None, headers=None):
         """Replace user metadata and content type without sending the data
-        again; everything else about the object stays as it was (its
-        internal fields too, unless ``internal`` is given)."""
+        again; everything else about the object stays as it was.  Internal
+        fields are kept but for those ``internal`` names (None removes one);
+        so are content headers and X-Delete-At but for those ``headers``
+        names (None removes one)."""
 
     @abstractmethod
     def delete(self, key):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import uuid
 
 import boto3
 from botocore.config import Config
@@ -31,11 +32,12 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import HTTPClientError, IncompleteReadError, UnseekableStreamError
 from botocore.handlers import set_list_objects_encoding_type_url
 
+from onespace import naming
 from onespace.headers import CONTENT_HEADERS, from_s3_metadata, to_s3_metadata
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    header_text, total_size, unquote_etag)
+    header_text, total_size, unquote_etag, updated_internal)
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 
@@ -98,6 +100,12 @@ def _add_raw_headers(params, context, **kwargs):
         headers[name] = value
 
 
+def _raw_headers_param(headers):
+    """The pseudo-parameter that sends ``headers`` (None values left out)."""
+    send = {name: value for name, value in (headers or {}).items() if value is not None}
+    return {RAW_HEADERS_PARAM: send} if send else {}
+
+
 def _register_raw_headers(client):
     """Let any call carry extra raw HTTP headers: botocore has no per-call
     header argument, so they ride in a pseudo-parameter that is moved into
@@ -143,6 +151,7 @@ class S3Provider(Provider):
                          secret=settings.get("aws_secret"))
         self.region = region
         self.client = make_client(settings, pool_size, timeouts)
+        self._unsupported_shapes = None  # see unsupported_key_shapes
 
     # ---- errors --------------------------------------------------------
     @contextlib.contextmanager
@@ -185,6 +194,40 @@ class S3Provider(Provider):
             if not create:
                 raise
             self._create_bucket()
+
+    def unsupported_key_shapes(self):
+        """The ``naming.KEY_SHAPES`` this bucket does not store as given.
+
+        Probed once per provider, the first time a key of such a shape is
+        about to be sent: a unique probe key of each shape is written, looked
+        for in a listing, and removed with whatever the server made of it.
+        """
+        if self._unsupported_shapes is None:
+            core = ".onespace-key-probe-" + uuid.uuid4().hex
+            refused = set()
+            try:
+                for shape, template in naming.KEY_SHAPES.items():
+                    key = template % core
+                    try:
+                        with self._errors("put", key):
+                            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"probe")
+                    except ProviderError as e:
+                        if e.retriable:
+                            raise
+                        refused.add(shape)  # refused outright (MinIO refuses "a//b")
+                        continue
+                    # listed from before the odd part: SeaweedFS echoes a
+                    # prefix "a//b" in its answer, yet lists "a/b" otherwise
+                    listed = self.list(prefix=template.split("%s")[0] + core, limit=10)
+                    if not any(e.name == key and e.size == 5 for e in listed):
+                        refused.add(shape)
+            finally:
+                for name in [template % core for template in naming.KEY_SHAPES.values()] + [
+                        e.name for e in self.list(prefix=core) if not e.is_prefix]:
+                    with contextlib.suppress(ProviderError), self._errors("delete", name):
+                        self.client.delete_object(Bucket=self.bucket, Key=name)
+            self._unsupported_shapes = refused
+        return self._unsupported_shapes
 
     def lifecycle_rules(self):
         """The bucket's lifecycle rules ([] when it has none)."""
@@ -245,8 +288,7 @@ class S3Provider(Provider):
         }
         if content_type:
             params["ContentType"] = content_type
-        if headers:
-            params[RAW_HEADERS_PARAM] = dict(headers)
+        params.update(_raw_headers_param(headers))
         with self._errors("put", key):
             etag = unquote_etag(self.client.put_object(**params).get("ETag"))
         if etag != md5_hex.lower():
@@ -271,12 +313,13 @@ class S3Provider(Provider):
             raise self.error(NotFound, "post_metadata", key, status=404, reason="NoSuchKey")
         raw = {name: current.headers[name] for name in KEPT_ON_POST if name in current.headers}
         raw.update({name.lower(): value for name, value in (headers or {}).items()})
+        raw = {name: value for name, value in raw.items() if value is not None}
         params = {
             "Bucket": self.bucket, "Key": key,
             "CopySource": {"Bucket": self.bucket, "Key": key},
             "MetadataDirective": "REPLACE",
             "Metadata": to_s3_metadata(metadata or {},
-                                       current.internal if internal is None else internal),
+                                       updated_internal(current.internal, internal)),
         }
         if content_type or current.content_type:
             params["ContentType"] = content_type or current.content_type
@@ -286,12 +329,14 @@ class S3Provider(Provider):
             self.client.copy_object(**params)
 
     # ---- multipart uploads (S3 only) -------------------------------------
-    def create_multipart(self, key, content_type=None, metadata=None, internal=None):
-        """Start a multipart upload; its upload id."""
+    def create_multipart(self, key, content_type=None, metadata=None, internal=None,
+                         headers=None):
+        """Start a multipart upload; its upload id.  ``headers`` as for put."""
         params = {"Bucket": self.bucket, "Key": key,
                   "Metadata": to_s3_metadata(metadata or {}, internal)}
         if content_type:
             params["ContentType"] = content_type
+        params.update(_raw_headers_param(headers))
         with self._errors("create multipart upload", key):
             return self.client.create_multipart_upload(**params)["UploadId"]
 

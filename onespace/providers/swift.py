@@ -26,7 +26,7 @@ from onespace.naming import has_dot_segment
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    header_text, total_size, unquote_etag)
+    header_text, total_size, unquote_etag, updated_internal)
 
 # swiftclient's own retries (it still re-authenticates on a 401): none, so
 # that every error is the server's own; onespace retries rows, with backoff.
@@ -233,7 +233,8 @@ class SwiftProvider(Provider):
         1space did (e.g. X-Object-Meta-Swift-Slo-Etag)."""
         fields = dict(metadata or {})
         fields.update(internal or {})
-        return {"X-Object-Meta-" + name: value for name, value in fields.items()}
+        return {"X-Object-Meta-" + name: value for name, value in fields.items()
+                if value is not None}
 
     # ---- the interface -------------------------------------------------
     def check_access(self, create=False):
@@ -365,8 +366,7 @@ class SwiftProvider(Provider):
         given = {name.lower() for name in headers or {}}
         send = {name: current.headers[name] for name in KEPT_ON_POST
                 if name in current.headers and name not in given}
-        send.update(self._meta_headers(
-            metadata, current.internal if internal is None else internal))
+        send.update(self._meta_headers(metadata, updated_internal(current.internal, internal)))
         if content_type:
             send["Content-Type"] = content_type
         send.update({k: v for k, v in (headers or {}).items() if v is not None})

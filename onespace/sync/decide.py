@@ -12,7 +12,8 @@ from swift.common.utils import Timestamp, decode_timestamps
 
 from onespace import headers as hdrs
 from onespace.selection import excluded, matches_criteria
-from onespace.sync.expiry import already_expired, expiry_differs, manages_expiry
+from onespace.sync.expiry import (already_expired, expiry_differs, manages_expiry,
+                                  s3_expiry_differs)
 
 
 # The offset onespace gives the tombstones it writes when archiving: such a
@@ -123,6 +124,10 @@ def decide_same_data(local, remote, mapping, delete_at):
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")
+    if not hdrs.content_headers_equal(remote.headers, local.headers):
+        return Decision(Action.POST_METADATA, "content headers differ")
+    if mapping.get("protocol") == "s3" and s3_expiry_differs(remote.internal, local.headers):
+        return Decision(Action.POST_METADATA, "recorded local expiry differs")
     if manages_expiry(mapping) and expiry_differs(remote.headers, delete_at):
         return Decision(Action.POST_METADATA, "remote expiry differs")
     if not mapping["retain_local"]:

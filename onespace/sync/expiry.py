@@ -14,7 +14,7 @@
 import hashlib
 import math
 
-from onespace.headers import cluster_own_metadata
+from onespace.headers import DELETE_AT_KEY, cluster_own_metadata
 
 DAY = 86400
 ACL_HEADERS = ("x-container-read", "x-container-write")
@@ -65,6 +65,13 @@ def delete_at_headers(mapping, delete_at):
     if not manages_expiry(mapping):
         return {}
     return {"X-Delete-At": str(delete_at) if delete_at is not None else None}
+
+
+def s3_expiry_differs(remote_internal, local_headers):
+    """Does an S3 copy record (``swift-delete-at``) another X-Delete-At than
+    the local object has?  The shunt stops serving an archived copy then."""
+    recorded = (remote_internal or {}).get(DELETE_AT_KEY) or None
+    return recorded != (local_headers.get("x-delete-at") or None)
 
 
 def expiry_differs(remote_headers, delete_at):

@@ -412,6 +412,8 @@ def s3_manifest_body(source, convert_dlo):
 def s3_internal_fields(local_headers, source, convert_dlo):
     """The S3 metadata onespace (and 1space) keeps beside the user metadata."""
     fields = hdrs.large_object_fields(local_headers)
+    if local_headers.get("x-delete-at"):  # the shunt's expiry of an archived copy
+        fields[hdrs.DELETE_AT_KEY] = local_headers["x-delete-at"]
     if source.kind == "slo":
         fields[hdrs.SLO_ETAG_KEY] = source.etag
     else:

@@ -36,7 +36,7 @@ from onespace import headers as hdrs
 from onespace import naming
 from onespace.cluster import LocalObject
 from onespace.faults import checkpoint
-from onespace.providers.base import IntegrityError, ProviderError
+from onespace.providers.base import IntegrityError, ProviderError, updated_internal
 from onespace.sync import large
 from onespace.sync.decide import Action, archive_timestamp
 from onespace.sync.expiry import expiry_differs
@@ -291,7 +291,7 @@ class LargeObjects:
         elif action is Action.POST_METADATA:
             nbytes = 0
             self._post(job)
-            LOG.info("updated metadata of %s", self._name(job.row.name))
+            LOG.info("updated metadata of %s (%s)", self._name(job.row.name), decision.reason)
         elif action is Action.ARCHIVE:
             return self._archive(job, action, 0)
         else:
@@ -406,7 +406,8 @@ class LargeObjects:
             self._put_s3_manifest(job, body)
         if source.size == 0:
             self.provider.put(job.key, b"", 0, large.EMPTY_MD5, content_type=local.content_type,
-                              metadata=local.user_metadata, internal=internal)
+                              metadata=local.user_metadata, internal=internal,
+                              headers=self.syncer.object_headers(job.row, local))
             job.requests += 1
             return 0, "empty"
         plan = large.plan_parts([p.length for p in source.pieces], self.min_part, self.max_part)
@@ -418,7 +419,9 @@ class LargeObjects:
         """Upload ``pieces`` as the parts of ``plan``; aborted unless completed."""
         key = job.key
         self._abort_stale(job)
-        upload_id = self.provider.create_multipart(key, content_type, metadata, internal)
+        upload_id = self.provider.create_multipart(
+            key, content_type, metadata, internal,
+            headers=self.syncer.object_headers(job.row, job.local))
         job.requests += 1
         changed = self._changed(job)
         etags, errors = {}, []
@@ -515,7 +518,8 @@ class LargeObjects:
         plan = large.plan_object_parts(size, self.min_part, self.max_part)
         job = Job(row, key, local, None)
         self.multipart_upload(job, plan, pieces, local.content_type, local.user_metadata,
-                              {hdrs.SOURCE_ETAG_KEY: local.etag})
+                              updated_internal({hdrs.SOURCE_ETAG_KEY: local.etag},
+                                               self.syncer.s3_internal(local)))
         LOG.info("uploaded %s -> %s (%d bytes, %d parts)", self._name(row.name), key, size,
                  len(plan))
         return local, size
@@ -534,6 +538,7 @@ class LargeObjects:
             self._copy_in_parts(job, plan)
         else:
             self.provider.post_metadata(job.key, local.content_type, local.user_metadata,
+                                        internal=self.syncer.s3_internal(local),
                                         headers=self.syncer.object_headers(job.row, local))
             job.requests += 2
 
@@ -545,7 +550,9 @@ class LargeObjects:
         if current is None:
             raise SourceChanged("%s vanished from the remote" % job.key)
         upload_id = self.provider.create_multipart(
-            job.key, job.local.content_type, job.local.user_metadata, current.internal)
+            job.key, job.local.content_type, job.local.user_metadata,
+            updated_internal(current.internal, self.syncer.s3_internal(job.local)),
+            headers=self.syncer.object_headers(job.row, job.local))
         job.requests += 1
         completed = False
         try:
@@ -677,7 +684,8 @@ class LargeObjects:
             else {hdrs.DLO_ETAG_KEY: source.etag}
         self.provider.put_slo_manifest(job.key, segments, content_type=local.content_type,
                                        metadata=local.user_metadata, internal=internal,
-                                       headers=self.syncer.expiry_headers(job.row, local))
+                                       headers=_settable(self.syncer.object_headers(job.row,
+                                                                                     local)))
         job.requests += 1
         return sent, "%d segments" % len(segments)
 
@@ -710,7 +718,7 @@ class LargeObjects:
             self.provider.put(
                 job.key, reader, local.size, local.etag, content_type=local.content_type,
                 metadata=local.user_metadata, internal={hdrs.DLO_ETAG_KEY: source.etag},
-                headers=dict(self.syncer.expiry_headers(job.row, local), **{
+                headers=dict(_settable(self.syncer.object_headers(job.row, local)), **{
                     "X-Object-Manifest": quote("%s/%s" % (remote_segments, source.dlo_prefix),
                                                safe="/")}))
         finally:
@@ -720,5 +728,5 @@ class LargeObjects:
 
 
 def _settable(headers):
-    """Expiry headers for a PUT: only the ones set (a PUT has none to drop)."""
+    """Headers for a PUT: only the ones set (a PUT has none to drop)."""
     return {k: v for k, v in headers.items() if v is not None}

@@ -145,7 +145,8 @@ class ContainerSyncer:
 
     def _handle(self, row, remote_hint, confirm):
         key = self.remote_key(row.name)
-        problem = naming.check_remote_key(key, self.mapping["protocol"])
+        problem = naming.check_remote_key(key, self.mapping["protocol"]) or \
+            self._key_shape_problem(key)
         if problem and row.deleted:  # such a key was never stored remotely
             return Outcome(DONE, Action.NOTHING, "no remote copy: " + problem)
         if problem:
@@ -194,6 +195,18 @@ class ContainerSyncer:
         finally:
             _close(body)
 
+    def _key_shape_problem(self, key):
+        """Why an S3 remote would store ``key`` under another name, or None.
+        Such a key is never written nor deleted: it would be another object's."""
+        shapes = naming.key_shapes(key) if self.is_s3 else []
+        if not shapes:
+            return None
+        refused = [s for s in shapes if s in self.provider.unsupported_key_shapes()]
+        if refused:
+            return ("the remote stores keys with a %s under another name (probed): it "
+                    "would not be this object's copy" % " or ".join(refused))
+        return None
+
     def delete_at(self, row, local, segment=False):
         """The X-Delete-At the remote copy of ``row`` should carry (Swift), or None."""
         return remote_delete_at(self.mapping, row.data_time,
@@ -205,8 +218,18 @@ class ContainerSyncer:
 
     def object_headers(self, row, local):
         """Headers a PUT or POST of ``row`` carries besides type and metadata:
-        Content-Encoding and the other content headers, and X-Delete-At."""
-        return dict(hdrs.content_headers(local.headers), **self.expiry_headers(row, local))
+        Content-Encoding and the other content headers, and X-Delete-At.
+        None drops a header the remote copy has (a POST carries it over otherwise)."""
+        return dict(hdrs.content_headers(local.headers, absent=True),
+                    **self.expiry_headers(row, local))
+
+    def s3_internal(self, local):
+        """onespace's fields on an S3 copy of ``local``: its X-Delete-At
+        (``swift-delete-at``, None for none; S3 has no expiry of its own).
+        None for a Swift remote, whose copy has an X-Delete-At of its own."""
+        if not self.is_s3:
+            return None
+        return {hdrs.DELETE_AT_KEY: local.headers.get("x-delete-at") or None}
 
     def _decide(self, row, local, remote, has_meta):
         return decide_object(local, remote, self.mapping, has_meta,
@@ -225,9 +248,13 @@ class ContainerSyncer:
                 nbytes = 0
             else:
                 self.provider.post_metadata(key, local.content_type, local.user_metadata,
+                                            internal=self.s3_internal(local),
                                             headers=self.object_headers(row, local))
                 self.tick()
                 nbytes = 0
+            if action is Action.POST_METADATA:
+                LOG.info("updated metadata of %s/%s/%s (%s)", self.account, self.container,
+                         row.name, decision.reason)
             requests += 1
             if not self.mapping["retain_local"]:
                 return self._verify_and_archive(key, row, local, action, nbytes, requests)
@@ -307,12 +334,9 @@ class ContainerSyncer:
                 if len(payload) != local.size:  # the object server's read broke off
                     raise SourceChanged("read %d of %d bytes of %s/%s/%s" % (
                         len(payload), local.size, self.account, self.container, row.name))
-            delete_at = local.headers.get("x-delete-at")
             self.provider.put(key, payload, local.size, local.etag,
                               content_type=local.content_type,
-                              metadata=local.user_metadata,
-                              internal={hdrs.DELETE_AT_KEY: delete_at}
-                              if self.is_s3 and delete_at else None,
+                              metadata=local.user_metadata, internal=self.s3_internal(local),
                               headers=self.object_headers(row, local))
         finally:
             reader.close()

@@ -20,7 +20,8 @@ import swiftclient
 from onespace import naming
 from tests.integration.conftest import run_once, wait_for, write_config
 from tests.integration.remote import TARGETS, RemoteView
-from tests.integration.test_sync import mapping_for, node_configs, sync_all_nodes
+from tests.integration.test_sync import (CONTENT, mapping_for, node_configs,
+                                         remote_content_headers, sync_all_nodes)
 
 MiB = 1024 * 1024
 S3_TARGETS = ("seaweedfs", "s3api")
@@ -244,6 +245,47 @@ def test_six_gib_class_objects_with_lowered_limits(lab, tmp_path, unique, target
     assert remote.head("slo")["swift-slo-etag"] == local.manifest_etag("slo")
     assert remote.head("plain")["swift-source-etag"] == md5(plain)
     assert remote.uploads() == []
+    out = resync(tmp_path, configs)
+    assert summed(out, "uploaded") == 0 and summed(out, "posted") == 0, out
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_large_objects_carry_content_headers_and_expiry(lab, tmp_path, unique, target):
+    """SLOs, DLOs and (S3) plain objects sent in parts carry Content-Encoding
+    & co, and on S3 the local X-Delete-At (``swift-delete-at``, which the
+    shunt honours); a POST changing them reaches the remote, also through a
+    multipart copy.  They used to be left out of every large-object path."""
+    limits = {} if target == "swift" else {"max_part_size": 6 * MiB,
+                                           "multipart_threshold": 6 * MiB}
+    local, remote, configs = setup(lab, tmp_path, unique, target, **limits)
+    expiry = str(int(time.time()) + 10 * 86400)
+    first = dict(CONTENT, **{"X-Delete-At": expiry})
+    local.put_slo("slo", [7 * MiB, 1000], headers=first)
+    local.put_segments("d-", [1000, 1000])
+    local.put_dlo("dlo", "d-", headers=first)
+    names = ["slo", "dlo"]
+    if target != "swift":
+        local.conn.put_object(local.container, "plain", blob(7 * MiB, "p"), headers=first)
+        names.append("plain")
+    sync_all_nodes(configs)
+    for name in names:
+        assert remote_content_headers(lab, remote, name) == {
+            k.lower(): v for k, v in CONTENT.items()}, name
+        if target != "swift":
+            assert remote.head(name)["swift-delete-at"] == expiry, name
+
+    later = str(int(expiry) + 86400)
+    changed = {"Content-Language": "de", "Cache-Control": "no-cache", "X-Delete-At": later}
+    for name in names:  # a POST replaces X-Object-Manifest too: it stays a DLO
+        manifest = {"X-Object-Manifest": "%s/d-" % local.segments} if name == "dlo" else {}
+        local.conn.post_object(local.container, name, headers=dict(changed, **manifest))
+    out = "".join(sync_all_nodes(configs))
+    assert summed(out, "uploaded") == 0 and summed(out, "posted") == len(names), out
+    for name in names:
+        assert remote_content_headers(lab, remote, name) == {
+            "content-language": "de", "cache-control": "no-cache"}, name
+        if target != "swift":
+            assert remote.head(name)["swift-delete-at"] == later, name
     out = resync(tmp_path, configs)
     assert summed(out, "uploaded") == 0 and summed(out, "posted") == 0, out
 

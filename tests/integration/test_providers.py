@@ -208,10 +208,22 @@ def test_post_metadata_keeps_data(provider):
     assert read_all(provider, "obj")[1] == data
 
 
-def test_post_metadata_replaces_internal_when_given(provider):
-    put_bytes(provider, "obj", b"x", internal={"swift-slo-etag": "feed"})
-    provider.post_metadata("obj", "text/plain", {}, internal={"swift-source-dlo-etag": "d1"})
-    assert provider.head("obj").internal == {"swift-source-dlo-etag": "d1"}
+def test_post_metadata_changes_only_the_internal_fields_given(provider):
+    put_bytes(provider, "obj", b"x", internal={"swift-slo-etag": "feed",
+                                                "swift-delete-at": "1999999999"})
+    provider.post_metadata("obj", "text/plain", {}, internal={"swift-source-dlo-etag": "d1",
+                                                             "swift-delete-at": None})
+    assert provider.head("obj").internal == {"swift-source-dlo-etag": "d1",
+                                             "swift-slo-etag": "feed"}
+
+
+def test_post_metadata_removes_content_headers_given_as_none(provider):
+    put_bytes(provider, "obj", b"x", headers={"Content-Encoding": "gzip",
+                                              "Content-Language": "fr"})
+    provider.post_metadata("obj", "text/plain", {}, headers={"Content-Encoding": None})
+    head = provider.head("obj")
+    assert "content-encoding" not in head.headers
+    assert head.headers["content-language"] == "fr"
 
 
 def test_post_metadata_of_missing(provider):

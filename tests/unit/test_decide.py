@@ -141,3 +141,31 @@ def test_non_ascii_metadata_key_fails_for_good():
     odd = local(extra={"X-Object-Meta-Caf\u00c3\u00a9": "v"})  # as swob hands it out
     d = decide_object(odd, None, mapping())
     assert d.action is Action.FAIL and "not ASCII" in d.reason
+
+
+@pytest.mark.parametrize("local_extra, remote_headers, expected", [
+    ({"Content-Encoding": "gzip"}, {"content-encoding": "gzip"}, Action.NOTHING),
+    ({"Content-Encoding": "gzip"}, {}, Action.POST_METADATA),
+    ({}, {"content-language": "fr"}, Action.POST_METADATA),  # removed by a local POST
+    ({"Cache-Control": "no-cache"}, {"cache-control": "max-age=1"}, Action.POST_METADATA),
+    ({}, {"content-length": "5", "etag": ETAG}, Action.NOTHING),  # not content headers
+])
+def test_content_headers_are_compared(local_extra, remote_headers, expected):
+    rem = remote()
+    rem.headers = remote_headers
+    got = decide_object(local(extra=local_extra), rem, mapping())
+    assert got.action is expected, got
+
+
+@pytest.mark.parametrize("local_at, recorded, protocol, expected", [
+    ("1900000000", {"swift-delete-at": "1900000000"}, "s3", Action.NOTHING),
+    ("1900000001", {"swift-delete-at": "1900000000"}, "s3", Action.POST_METADATA),
+    (None, {"swift-delete-at": "1900000000"}, "s3", Action.POST_METADATA),
+    ("1900000000", {}, "s3", Action.POST_METADATA),
+    ("1900000000", {}, "swift", Action.NOTHING),  # Swift copies: their own X-Delete-At
+])
+def test_s3_copies_record_the_local_expiry(local_at, recorded, protocol, expected):
+    extra = {"X-Delete-At": local_at} if local_at else {}
+    got = decide_object(local(extra=extra), remote(internal=recorded),
+                        mapping(protocol=protocol), now=0)
+    assert got.action is expected, got

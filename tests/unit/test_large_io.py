@@ -9,6 +9,7 @@ from onespace.providers.base import RemoteUnavailable
 from onespace.sync import large
 from onespace.sync.large import LargeObjectError, Piece
 from onespace.sync.large_io import Job, LargeObjects
+from onespace.sync.worker import ContainerSyncer
 
 
 def md5(data):
@@ -48,7 +49,8 @@ class FakeS3:
     def list_multipart_uploads(self, prefix=""):
         return [u for u in self.stale if u[0].startswith(prefix)]
 
-    def create_multipart(self, key, content_type=None, metadata=None, internal=None):
+    def create_multipart(self, key, content_type=None, metadata=None, internal=None,
+                         headers=None):
         self.created.append((key, content_type, metadata, internal))
         return "upload-%d" % len(self.created)
 
@@ -78,7 +80,7 @@ class FakeS3:
         return True
 
 
-class FakeSyncer:
+class FakeSyncer(ContainerSyncer):
     def __init__(self, cluster, provider, **mapping):
         self.mapping = {"protocol": "s3", "aws_bucket": "b", "retain_local": True,
                         "min_segment_size": 5, "max_part_size": 8}
@@ -90,6 +92,7 @@ class FakeSyncer:
 
 class Row:
     name = "obj"
+    data_time = 1700000000.0
 
 
 def test_plain_object_in_parts_from_ranged_reads():
