@@ -218,22 +218,36 @@ class CloudShunt:
     # ---- objects ---------------------------------------------------------
     def object_request(self, env, start_response, route, name):
         req = Request(env)
-        status, headers, app_iter = req.call_application(self.app)
-        if not status.startswith("404") or not route.serves(name):
+        ask = req
+        star = req.method in ("GET", "HEAD") and req.if_match is not None and \
+            "*" in req.if_match
+        if star:
+            # Swift answers If-Match: * with a 412 when it has no local
+            # object, so the shunt would never look remotely; every existing
+            # object matches *, so Swift is asked without it
+            ask = Request(dict(env))
+            del ask.headers["If-Match"]
+        status, headers, app_iter = ask.call_application(self.app)
+
+        def swift_answer():
+            if star and status.startswith("404"):
+                close_if_possible(app_iter)
+                return self.app(env, start_response)  # Swift's own 412: no object
             start_response(status, headers)
             return app_iter
+
+        if not status.startswith("404") or not route.serves(name):
+            return swift_answer()
         if req.method == "DELETE":
             # a migration's source is only read; an archive's is written
             # back only where the operator asked for deletes to propagate
             if route.is_migration or route.protocol != "swift" or \
                     not route.mapping.get("propagate_delete"):
-                start_response(status, headers)
-                return app_iter
+                return swift_answer()
             close_if_possible(app_iter)
             return self.remote_delete(req, route, name)(env, start_response)
         if objects.deleted_here(HeaderKeyDict(headers).get("X-Backend-Timestamp")):
-            start_response(status, headers)  # deleted or expired here: not to be served
-            return app_iter
+            return swift_answer()  # deleted or expired here: not to be served
         close_if_possible(app_iter)
         return self.remote_object(req, route, name)(env, start_response)
 
@@ -244,6 +258,12 @@ class CloudShunt:
             request=req, content_type="text/plain",
             body=("The remote store holding this object is unavailable (%s).\n"
                   % reason).encode("ascii"))
+
+    @staticmethod
+    def _not_found(req):
+        """Swift's 404 for an object, conditional as the object server's is
+        (If-Match: * makes it a 412)."""
+        return HTTPNotFound(request=req, conditional_response=True)
 
     def remote_delete(self, req, route, name):
         try:
@@ -314,18 +334,18 @@ class CloudShunt:
             if head_first:
                 remote = provider.head(key)
                 if remote is None:
-                    return HTTPNotFound(request=req)
+                    return self._not_found(req)
             else:
                 remote, body = provider.get(key, chunk_size=STREAM_CHUNK)
         except NotFound:
-            return HTTPNotFound(request=req)
+            return self._not_found(req)
         except ProviderError as e:
             return self._unavailable(req, route, e)
         expires = objects.delete_at(remote)
         if expires is not None and expires <= time.time():
             if body is not None:
                 body.close()
-            return HTTPNotFound(request=req)  # as Swift answers for an expired object
+            return self._not_found(req)  # as Swift answers for an expired object
         manifest = self._manifest(route, name) if objects.is_slo(remote) else None
         if manifest is not None and req.params.get("multipart-manifest") == "get":
             if body is not None:
