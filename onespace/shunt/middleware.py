@@ -28,11 +28,11 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import time
 
 import eventlet
 from swift.common.swob import (
     HTTPNotFound,
+    HTTPPreconditionFailed,
     HTTPServiceUnavailable,
     Request,
     Response,
@@ -41,6 +41,7 @@ from swift.common.swob import (
     wsgi_to_str,
 )
 from swift.common.header_key_dict import HeaderKeyDict
+from swift.common.http import is_success
 from swift.common.utils import close_if_possible, get_logger, split_path
 from swift.proxy.controllers.base import clear_info_cache, get_container_info
 
@@ -60,6 +61,7 @@ from onespace.shunt.listing import (
 from onespace.shunt.restore import (
     PlainRestore,
     SegmentedWriter,
+    local_head,
     segment_present,
     subrequest,
 )
@@ -208,10 +210,14 @@ class CloudShunt:
             if method == "POST" and not route.is_migration:
                 return self.container_post(env, start_response, route)
             return self.app(env, start_response)
-        if method == "PUT" and route.is_migration:
-            self.create_migrated_container(env, route)
+        if method == "PUT":
+            if route.is_migration:
+                self.create_migrated_container(env, route)
+            if_none_match = Request(env).if_none_match
+            if if_none_match is not None and "*" in if_none_match:
+                return self.put_if_absent(env, start_response, route, wsgi_to_str(obj))
             return self.app(env, start_response)
-        if method in ("POST", "PUT"):
+        if method == "POST":
             return self.app(env, start_response)
         return self.object_request(env, start_response, route, wsgi_to_str(obj))
 
@@ -250,6 +256,40 @@ class CloudShunt:
             return swift_answer()  # deleted or expired here: not to be served
         close_if_possible(app_iter)
         return self.remote_object(req, route, name)(env, start_response)
+
+    def put_if_absent(self, env, start_response, route, name):
+        """PUT with If-None-Match: *.  Swift refuses it (412) for a local
+        object; the shunt for one a GET would serve from the remote (not
+        deleted here, not expired), once Swift's auth allows the PUT (only
+        a writer learns that the object exists, as from Swift)."""
+        req = Request(env)
+        if not route.serves(name) or not self._may_write(req):
+            return self.app(env, start_response)
+        status, headers = local_head(self.app, env, env["PATH_INFO"])
+        if status != 404 or objects.deleted_here(headers.get("X-Backend-Timestamp")):
+            return self.app(env, start_response)  # Swift decides
+        try:
+            remote = route.provider.head(route.key(name))
+        except NotFound:
+            remote = None
+        except ProviderError as e:  # cannot tell: refusing beats overwriting
+            return self._unavailable(req, route, e)(env, start_response)
+        if remote is None or objects.expired(remote):
+            return self.app(env, start_response)
+        return HTTPPreconditionFailed(request=req)(env, start_response)
+
+    def _may_write(self, req):
+        """Would Swift's auth let ``req`` write into its container?  Asked as
+        the proxy asks: the container's write ACL handed to swift.authorize."""
+        authorize = req.environ.get("swift.authorize")
+        if authorize is None:
+            return True
+        info = get_container_info(req.environ, self.app, swift_source="SHUNT")
+        if not is_success(info.get("status") or 0):
+            return False  # Swift answers (no container)
+        check = Request(dict(req.environ))
+        check.acl = info.get("write_acl")
+        return authorize(check) is None
 
     def _unavailable(self, req, route, error):
         self.logger.error("cloud-shunt: %s", error)
@@ -341,8 +381,7 @@ class CloudShunt:
             return self._not_found(req)
         except ProviderError as e:
             return self._unavailable(req, route, e)
-        expires = objects.delete_at(remote)
-        if expires is not None and expires <= time.time():
+        if objects.expired(remote):
             if body is not None:
                 body.close()
             return self._not_found(req)  # as Swift answers for an expired object

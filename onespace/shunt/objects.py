@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from swift.common.utils import Timestamp, config_true_value
 
@@ -34,6 +35,12 @@ def delete_at(obj):
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def expired(obj, now=None):
+    """Has the local object the remote copy stands for expired?"""
+    expires = delete_at(obj)
+    return expires is not None and expires <= (time.time() if now is None else now)
 
 
 def deleted_here(backend_timestamp):

@@ -519,3 +519,30 @@ def test_conditional_requests_on_archived_objects_answer_as_swift(lab, tmp_path,
         assert raw.request(method, a.container, "nowhere", {"If-Match": "*"})[0] == 412
         assert raw.request(method, a.container, "nowhere", {"If-None-Match": "*"})[0] == 404
 
+
+
+def test_put_if_none_match_star_refuses_archived_names(lab, tmp_path, unique):
+    """PUT with If-None-Match: * is a 412 when the name exists, here or only
+    remotely (archived); a name deleted here (its tombstone is newer than the
+    remote copy) or never written can be created; a user who may not write
+    gets Swift's 403, not a hint that the object exists."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    for name in ("archived", "deleted"):
+        a.conn.put_object(a.container, name, b"old " + name.encode())
+    a.archive()
+    a.conn.put_object(a.container, "local", b"here")
+    a.serve(propagate_delete=False)
+    with pytest.raises(swiftclient.ClientException) as e:
+        a.conn.delete_object(a.container, "deleted")  # only remote: Swift's 404
+    assert e.value.http_status == 404 and not_found(a.conn, a.container, "deleted")
+    raw = Raw(lab)
+    star = {"If-None-Match": "*"}
+    for name in ("archived", "local"):
+        assert raw.request("PUT", a.container, name, star, body=b"new")[0] == 412, name
+    assert a.conn.get_object(a.container, "archived")[1] == b"old archived"
+    assert a.conn.get_object(a.container, "local")[1] == b"here"
+    assert Raw(lab, "reader").request("PUT", a.container, "archived", star,
+                                      body=b"new")[0] == 403
+    for name in ("deleted", "new"):
+        a.conn.put_object(a.container, name, b"new", headers={"If-None-Match": "*"})
+        assert a.conn.get_object(a.container, name)[1] == b"new", name
