@@ -53,6 +53,7 @@ from onespace.shunt.listing import (
     PageFill,
     chunk_sizes,
     listing_params,
+    multipart_etag,
     remote_entry,
     remote_range,
     source_containers,
@@ -74,6 +75,7 @@ MAX_REVERSE_PAGES = 100       # reverse listings read the remote range forward
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 LISTING_WARNING = "X-Onespace-Remote-Listing"
 STREAM_CHUNK = 1024 * 1024    # remote bytes per chunk handed to the client
+CHECKS = 20                   # remote HEADs one listing page runs at a time
 
 
 class RemoteIter:
@@ -492,7 +494,30 @@ class CloudShunt:
             self.logger.warning("cloud-shunt: listing local entries only: %s", e)
             remote = []
             local.headers.append((LISTING_WARNING, "unavailable"))
-        return local.respond(start_response, splice(local.entries, remote, limit, reverse))
+        page = splice(local.entries, remote, limit, reverse)
+        self._swift_etags(route, page)
+        return local.respond(start_response, page)
+
+    def _swift_etags(self, route, page):
+        """Archived objects uploaded to S3 in parts list an S3 ETag
+        ("<md5>-<parts>"), not their Swift one.  Only those entries of the
+        page being served are looked at (one remote HEAD each, at most
+        CHECKS at a time): large objects, so few per page, and the Swift
+        ETag each S3 copy recorded (``swift-source-etag``, an SLO's
+        ``swift-slo-etag``) replaces the S3 one.  A migration's source has
+        no such record: left as listed."""
+        todo = [e for e in page if multipart_etag(e)] if not route.is_migration else []
+
+        def head(entry):
+            try:
+                return route.provider.head(route.key(entry["name"]))
+            except ProviderError as e:
+                self.logger.warning("cloud-shunt: listing the S3 ETag of %s: %s",
+                                    entry["name"], e)
+                return None
+        for entry, remote in zip(todo, eventlet.GreenPool(CHECKS).imap(head, todo)):
+            if remote is not None:
+                entry["hash"] = objects.stored_etag(remote) or entry["hash"]
 
     def _local_listing(self, req, start_response, missing_ok=False):
         """Swift's own JSON listing of the request as a :class:`Listed`, or

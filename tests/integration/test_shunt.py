@@ -546,3 +546,28 @@ def test_put_if_none_match_star_refuses_archived_names(lab, tmp_path, unique):
     for name in ("deleted", "new"):
         a.conn.put_object(a.container, name, b"new", headers={"If-None-Match": "*"})
         assert a.conn.get_object(a.container, name)[1] == b"new", name
+
+
+@pytest.mark.parametrize("target", ("seaweedfs", "s3api"))
+def test_listings_show_the_swift_etag_of_objects_uploaded_in_parts(lab, tmp_path, unique,
+                                                                   target):
+    """An object uploaded to S3 in parts has an S3 ETag "<md5>-<parts>"; its
+    listing entry shows the ETag Swift listed (a plain object's MD5, an
+    SLO's manifest ETag), as recorded beside the copy."""
+    a = Archive(lab, tmp_path, target, unique, multipart_threshold=5 * MiB)
+    a.conn.put_object(a.container, "plain", random.Random(5).randbytes(6 * MiB))
+    a.put_slo("slo", [MiB, 10])
+    a.conn.put_object(a.container, "small", b"one part")
+    before = {e["name"]: e["hash"] for e in a.conn.get_container(a.container)[1]}
+    a.archive()
+    remote_etags = {n: a.view.s3.head_object(Bucket=a.bucket, Key=a.view.key(n))["ETag"]
+                    for n in before}
+    assert "-" in remote_etags["plain"] and "-" in remote_etags["slo"], remote_etags
+    a.serve()
+    entries = a.conn.get_container(a.container)[1]
+    assert {e["name"]: e["hash"] for e in entries} == before
+    assert all("content_location" in e for e in entries)  # all served from the remote
+    assert {e["name"]: e["hash"] for e in a.conn.get_container(
+        a.container, query_string="reverse=on", limit=2)[1]} == \
+        {"small": before["small"], "slo": before["slo"]}
+
