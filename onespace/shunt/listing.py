@@ -71,6 +71,12 @@ def remote_entry(obj, name, location):
             "content_location": location}
 
 
+def multipart_etag(entry):
+    """Does a remote listing entry show an S3 multipart ETag ("<md5>-<parts>"),
+    which is not the Swift ETag of the object?"""
+    return "content_location" in entry and "-" in entry.get("hash", "")
+
+
 def source_containers(names, limit, marker, end_marker, prefix, delimiter, reverse,
                       endpoint):
     """Account listing entries for a source's container ``names`` (sorted),

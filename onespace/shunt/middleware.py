@@ -28,11 +28,11 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import time
 
 import eventlet
 from swift.common.swob import (
     HTTPNotFound,
+    HTTPPreconditionFailed,
     HTTPServiceUnavailable,
     Request,
     Response,
@@ -41,6 +41,7 @@ from swift.common.swob import (
     wsgi_to_str,
 )
 from swift.common.header_key_dict import HeaderKeyDict
+from swift.common.http import is_success
 from swift.common.utils import close_if_possible, get_logger, split_path
 from swift.proxy.controllers.base import clear_info_cache, get_container_info
 
@@ -52,6 +53,7 @@ from onespace.shunt.listing import (
     PageFill,
     chunk_sizes,
     listing_params,
+    multipart_etag,
     remote_entry,
     remote_range,
     source_containers,
@@ -60,6 +62,7 @@ from onespace.shunt.listing import (
 from onespace.shunt.restore import (
     PlainRestore,
     SegmentedWriter,
+    local_head,
     segment_present,
     subrequest,
 )
@@ -72,6 +75,7 @@ MAX_REVERSE_PAGES = 100       # reverse listings read the remote range forward
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 LISTING_WARNING = "X-Onespace-Remote-Listing"
 STREAM_CHUNK = 1024 * 1024    # remote bytes per chunk handed to the client
+CHECKS = 20                   # remote HEADs one listing page runs at a time
 
 
 class RemoteIter:
@@ -208,34 +212,86 @@ class CloudShunt:
             if method == "POST" and not route.is_migration:
                 return self.container_post(env, start_response, route)
             return self.app(env, start_response)
-        if method == "PUT" and route.is_migration:
-            self.create_migrated_container(env, route)
+        if method == "PUT":
+            if route.is_migration:
+                self.create_migrated_container(env, route)
+            if_none_match = Request(env).if_none_match
+            if if_none_match is not None and "*" in if_none_match:
+                return self.put_if_absent(env, start_response, route, wsgi_to_str(obj))
             return self.app(env, start_response)
-        if method in ("POST", "PUT"):
+        if method == "POST":
             return self.app(env, start_response)
         return self.object_request(env, start_response, route, wsgi_to_str(obj))
 
     # ---- objects ---------------------------------------------------------
     def object_request(self, env, start_response, route, name):
         req = Request(env)
-        status, headers, app_iter = req.call_application(self.app)
-        if not status.startswith("404") or not route.serves(name):
+        ask = req
+        star = req.method in ("GET", "HEAD") and req.if_match is not None and \
+            "*" in req.if_match
+        if star:
+            # Swift answers If-Match: * with a 412 when it has no local
+            # object, so the shunt would never look remotely; every existing
+            # object matches *, so Swift is asked without it
+            ask = Request(dict(env))
+            del ask.headers["If-Match"]
+        status, headers, app_iter = ask.call_application(self.app)
+
+        def swift_answer():
+            if star and status.startswith("404"):
+                close_if_possible(app_iter)
+                return self.app(env, start_response)  # Swift's own 412: no object
             start_response(status, headers)
             return app_iter
+
+        if not status.startswith("404") or not route.serves(name):
+            return swift_answer()
         if req.method == "DELETE":
             # a migration's source is only read; an archive's is written
             # back only where the operator asked for deletes to propagate
             if route.is_migration or route.protocol != "swift" or \
                     not route.mapping.get("propagate_delete"):
-                start_response(status, headers)
-                return app_iter
+                return swift_answer()
             close_if_possible(app_iter)
             return self.remote_delete(req, route, name)(env, start_response)
         if objects.deleted_here(HeaderKeyDict(headers).get("X-Backend-Timestamp")):
-            start_response(status, headers)  # deleted or expired here: not to be served
-            return app_iter
+            return swift_answer()  # deleted or expired here: not to be served
         close_if_possible(app_iter)
         return self.remote_object(req, route, name)(env, start_response)
+
+    def put_if_absent(self, env, start_response, route, name):
+        """PUT with If-None-Match: *.  Swift refuses it (412) for a local
+        object; the shunt for one a GET would serve from the remote (not
+        deleted here, not expired), once Swift's auth allows the PUT (only
+        a writer learns that the object exists, as from Swift)."""
+        req = Request(env)
+        if not route.serves(name) or not self._may_write(req):
+            return self.app(env, start_response)
+        status, headers = local_head(self.app, env, env["PATH_INFO"])
+        if status != 404 or objects.deleted_here(headers.get("X-Backend-Timestamp")):
+            return self.app(env, start_response)  # Swift decides
+        try:
+            remote = route.provider.head(route.key(name))
+        except NotFound:
+            remote = None
+        except ProviderError as e:  # cannot tell: refusing beats overwriting
+            return self._unavailable(req, route, e)(env, start_response)
+        if remote is None or objects.expired(remote):
+            return self.app(env, start_response)
+        return HTTPPreconditionFailed(request=req)(env, start_response)
+
+    def _may_write(self, req):
+        """Would Swift's auth let ``req`` write into its container?  Asked as
+        the proxy asks: the container's write ACL handed to swift.authorize."""
+        authorize = req.environ.get("swift.authorize")
+        if authorize is None:
+            return True
+        info = get_container_info(req.environ, self.app, swift_source="SHUNT")
+        if not is_success(info.get("status") or 0):
+            return False  # Swift answers (no container)
+        check = Request(dict(req.environ))
+        check.acl = info.get("write_acl")
+        return authorize(check) is None
 
     def _unavailable(self, req, route, error):
         self.logger.error("cloud-shunt: %s", error)
@@ -244,6 +300,12 @@ class CloudShunt:
             request=req, content_type="text/plain",
             body=("The remote store holding this object is unavailable (%s).\n"
                   % reason).encode("ascii"))
+
+    @staticmethod
+    def _not_found(req):
+        """Swift's 404 for an object, conditional as the object server's is
+        (If-Match: * makes it a 412)."""
+        return HTTPNotFound(request=req, conditional_response=True)
 
     def remote_delete(self, req, route, name):
         try:
@@ -314,18 +376,17 @@ class CloudShunt:
             if head_first:
                 remote = provider.head(key)
                 if remote is None:
-                    return HTTPNotFound(request=req)
+                    return self._not_found(req)
             else:
                 remote, body = provider.get(key, chunk_size=STREAM_CHUNK)
         except NotFound:
-            return HTTPNotFound(request=req)
+            return self._not_found(req)
         except ProviderError as e:
             return self._unavailable(req, route, e)
-        expires = objects.delete_at(remote)
-        if expires is not None and expires <= time.time():
+        if objects.expired(remote):
             if body is not None:
                 body.close()
-            return HTTPNotFound(request=req)  # as Swift answers for an expired object
+            return self._not_found(req)  # as Swift answers for an expired object
         manifest = self._manifest(route, name) if objects.is_slo(remote) else None
         if manifest is not None and req.params.get("multipart-manifest") == "get":
             if body is not None:
@@ -433,7 +494,30 @@ class CloudShunt:
             self.logger.warning("cloud-shunt: listing local entries only: %s", e)
             remote = []
             local.headers.append((LISTING_WARNING, "unavailable"))
-        return local.respond(start_response, splice(local.entries, remote, limit, reverse))
+        page = splice(local.entries, remote, limit, reverse)
+        self._swift_etags(route, page)
+        return local.respond(start_response, page)
+
+    def _swift_etags(self, route, page):
+        """Archived objects uploaded to S3 in parts list an S3 ETag
+        ("<md5>-<parts>"), not their Swift one.  Only those entries of the
+        page being served are looked at (one remote HEAD each, at most
+        CHECKS at a time): large objects, so few per page, and the Swift
+        ETag each S3 copy recorded (``swift-source-etag``, an SLO's
+        ``swift-slo-etag``) replaces the S3 one.  A migration's source has
+        no such record: left as listed."""
+        todo = [e for e in page if multipart_etag(e)] if not route.is_migration else []
+
+        def head(entry):
+            try:
+                return route.provider.head(route.key(entry["name"]))
+            except ProviderError as e:
+                self.logger.warning("cloud-shunt: listing the S3 ETag of %s: %s",
+                                    entry["name"], e)
+                return None
+        for entry, remote in zip(todo, eventlet.GreenPool(CHECKS).imap(head, todo)):
+            if remote is not None:
+                entry["hash"] = objects.stored_etag(remote) or entry["hash"]
 
     def _local_listing(self, req, start_response, missing_ok=False):
         """Swift's own JSON listing of the request as a :class:`Listed`, or

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from swift.common.utils import Timestamp, config_true_value
 
@@ -34,6 +35,12 @@ def delete_at(obj):
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def expired(obj, now=None):
+    """Has the local object the remote copy stands for expired?"""
+    expires = delete_at(obj)
+    return expires is not None and expires <= (time.time() if now is None else now)
 
 
 def deleted_here(backend_timestamp):
@@ -84,10 +91,17 @@ def swift_etag(obj, manifest=None):
             pass
     if str(obj.headers.get(hdrs.SLO_HEADER_KEY)).lower() == "true":
         return obj.etag  # a Swift remote's SLO: the same segments, the same ETag
+    return stored_etag(obj) or obj.etag
+
+
+def stored_etag(obj):
+    """The Swift ETag an S3 copy recorded beside its own, or None: an SLO's
+    manifest ETag (``swift-slo-etag``, what Swift lists as its ``hash``), a
+    plain object uploaded in parts (``swift-source-etag``)."""
     for key in (hdrs.SLO_ETAG_KEY, hdrs.SOURCE_ETAG_KEY):
         if obj.internal.get(key):
             return obj.internal[key].strip('"').lower()
-    return obj.etag
+    return None
 
 
 def swift_headers(obj, etag, location=None):

@@ -20,6 +20,7 @@ import eventlet
 from eventlet.queue import Queue
 from swift.common.exceptions import ChunkReadError
 from swift.common.swob import Request, str_to_wsgi
+from swift.common.utils import close_if_possible
 from swift.common.wsgi import make_pre_authed_env
 
 QUEUE_CHUNKS = 4          # chunks buffered between the client stream and the PUT
@@ -27,17 +28,31 @@ PUT_TIMEOUT = 60          # seconds a finished stream waits for the PUT's answer
 _EOF, _ABORT = object(), object()
 
 
+def _pre_authed(env, method, path, query_string=""):
+    """A pre-authorized subrequest of ``env`` (none of its client's headers)."""
+    sub_env = make_pre_authed_env(env, method, path, agent="%(orig)s onespace-shunt",
+                                  query_string=query_string, swift_source="SHUNT")
+    return Request(sub_env)  # not Request.blank: it would unquote the path again
+
+
 def subrequest(app, env, method, path, headers, body=None, query_string=None):
     """A pre-authorized subrequest through ``app``; its (status, body bytes)."""
-    sub_env = make_pre_authed_env(env, method, path, agent="%(orig)s onespace-shunt",
-                                  query_string=query_string or "", swift_source="SHUNT")
-    req = Request(sub_env)  # not Request.blank: it would unquote the path again
+    req = _pre_authed(env, method, path, query_string or "")
     if body is not None:
         req.body = body
     for name, value in headers.items():
         req.headers[name] = str_to_wsgi(value)
     resp = req.get_response(app)
     return resp.status_int, resp.body
+
+
+def local_head(app, env, path):
+    """A pre-authorized, unconditional HEAD of a local object: (status,
+    headers); a 404 names the time of the object's tombstone, if any, in
+    X-Backend-Timestamp."""
+    resp = _pre_authed(env, "HEAD", path).get_response(app)
+    close_if_possible(resp.app_iter)
+    return resp.status_int, resp.headers
 
 
 class LocalWriter:

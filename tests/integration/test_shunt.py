@@ -85,7 +85,7 @@ class Raw:
         url, self.token = lab.swift_connection(who).get_auth()
         self.base = url.split("//", 1)[1].split("/", 1)[1]
 
-    def request(self, method, container, obj=None, headers=None, query=""):
+    def request(self, method, container, obj=None, headers=None, query="", body=None):
         path = "/%s/%s" % (self.base, quote(container))
         if obj is not None:
             path += "/" + quote(obj)
@@ -95,7 +95,7 @@ class Raw:
         try:
             send = {"X-Auth-Token": self.token}
             send.update(headers or {})
-            conn.request(method, path, headers=send)
+            conn.request(method, path, body=body, headers=send)
             resp = conn.getresponse()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
         finally:
@@ -478,3 +478,96 @@ def test_archived_object_expires_with_its_x_delete_at(lab, tmp_path, unique):
     assert raw.request("GET", a.container, "soon")[0] == 404
     assert raw.request("GET", a.container, "kept")[0] == 200
     assert not_found(a.conn, a.container, "soon")  # nothing was restored
+
+
+CONDITIONS = [  # (headers, what Swift answers for an existing object)
+    ({"If-Match": "*"}, 200),
+    ({"If-None-Match": "*"}, 304),
+    ({"If-Match": "ETAG"}, 200),
+    ({"If-Match": '"nope"'}, 412),
+    ({"If-None-Match": "ETAG"}, 304),
+    ({"If-None-Match": '"nope"'}, 200),
+    ({"If-Modified-Since": "Sat, 01 Jan 2099 00:00:00 GMT"}, 304),
+    ({"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 200),
+    ({"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"}, 412),
+    ({"If-Unmodified-Since": "Sat, 01 Jan 2099 00:00:00 GMT"}, 200),
+]
+
+
+def test_conditional_requests_on_archived_objects_answer_as_swift(lab, tmp_path, unique):
+    """Every conditional GET/HEAD of an archived object gets the status the
+    same request gets for a local object with the same bytes (If-Match: *
+    was a 412: Swift's answer for no local object, before the shunt looked
+    remotely); a name that exists nowhere keeps Swift's answers."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    a.conn.put_object(a.container, "archived", b"same bytes")
+    a.archive()
+    a.conn.put_object(a.container, "local", b"same bytes")
+    a.serve()  # (a restore would make later requests local)
+    raw = Raw(lab)
+    etag = md5(b"same bytes")
+    for headers, expected in CONDITIONS:
+        headers = {k: v.replace("ETAG", etag) for k, v in headers.items()}
+        for method in ("GET", "HEAD"):
+            got = {name: raw.request(method, a.container, name, headers)[0]
+                   for name in ("local", "archived")}
+            assert got == {"local": expected, "archived": expected}, (method, headers)
+    status, _, body = raw.request("GET", a.container, "archived", {"If-Match": "*"})
+    assert (status, body) == (200, b"same bytes")
+    assert "content-location" in raw.request("HEAD", a.container, "archived")[1]
+    for method in ("GET", "HEAD"):  # no object at all: as Swift answers
+        assert raw.request(method, a.container, "nowhere", {"If-Match": "*"})[0] == 412
+        assert raw.request(method, a.container, "nowhere", {"If-None-Match": "*"})[0] == 404
+
+
+
+def test_put_if_none_match_star_refuses_archived_names(lab, tmp_path, unique):
+    """PUT with If-None-Match: * is a 412 when the name exists, here or only
+    remotely (archived); a name deleted here (its tombstone is newer than the
+    remote copy) or never written can be created; a user who may not write
+    gets Swift's 403, not a hint that the object exists."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    for name in ("archived", "deleted"):
+        a.conn.put_object(a.container, name, b"old " + name.encode())
+    a.archive()
+    a.conn.put_object(a.container, "local", b"here")
+    a.serve(propagate_delete=False)
+    with pytest.raises(swiftclient.ClientException) as e:
+        a.conn.delete_object(a.container, "deleted")  # only remote: Swift's 404
+    assert e.value.http_status == 404 and not_found(a.conn, a.container, "deleted")
+    raw = Raw(lab)
+    star = {"If-None-Match": "*"}
+    for name in ("archived", "local"):
+        assert raw.request("PUT", a.container, name, star, body=b"new")[0] == 412, name
+    assert a.conn.get_object(a.container, "archived")[1] == b"old archived"
+    assert a.conn.get_object(a.container, "local")[1] == b"here"
+    assert Raw(lab, "reader").request("PUT", a.container, "archived", star,
+                                      body=b"new")[0] == 403
+    for name in ("deleted", "new"):
+        a.conn.put_object(a.container, name, b"new", headers={"If-None-Match": "*"})
+        assert a.conn.get_object(a.container, name)[1] == b"new", name
+
+
+@pytest.mark.parametrize("target", ("seaweedfs", "s3api"))
+def test_listings_show_the_swift_etag_of_objects_uploaded_in_parts(lab, tmp_path, unique,
+                                                                   target):
+    """An object uploaded to S3 in parts has an S3 ETag "<md5>-<parts>"; its
+    listing entry shows the ETag Swift listed (a plain object's MD5, an
+    SLO's manifest ETag), as recorded beside the copy."""
+    a = Archive(lab, tmp_path, target, unique, multipart_threshold=5 * MiB)
+    a.conn.put_object(a.container, "plain", random.Random(5).randbytes(6 * MiB))
+    a.put_slo("slo", [MiB, 10])
+    a.conn.put_object(a.container, "small", b"one part")
+    before = {e["name"]: e["hash"] for e in a.conn.get_container(a.container)[1]}
+    a.archive()
+    remote_etags = {n: a.view.s3.head_object(Bucket=a.bucket, Key=a.view.key(n))["ETag"]
+                    for n in before}
+    assert "-" in remote_etags["plain"] and "-" in remote_etags["slo"], remote_etags
+    a.serve()
+    entries = a.conn.get_container(a.container)[1]
+    assert {e["name"]: e["hash"] for e in entries} == before
+    assert all("content_location" in e for e in entries)  # all served from the remote
+    assert {e["name"]: e["hash"] for e in a.conn.get_container(
+        a.container, query_string="reverse=on", limit=2)[1]} == \
+        {"small": before["small"], "slo": before["slo"]}
+

@@ -13,6 +13,7 @@ from onespace.shunt.listing import (
     chunk_sizes,
     entry_name,
     listing_params,
+    multipart_etag,
     remote_entry,
     remote_range,
     source_containers,
@@ -222,3 +223,11 @@ def test_source_containers(kwargs, expected):
 def test_path_listings_are_left_to_swift():
     with pytest.raises(ValueError):
         listing_params({"path": "d"})
+
+
+def test_multipart_etag_only_for_remote_entries():
+    remote = {"name": "a", "hash": "abc-2", "content_location": "http://s3/b"}
+    assert multipart_etag(remote)
+    assert not multipart_etag(dict(remote, hash="abc"))
+    assert not multipart_etag({"name": "a", "hash": "abc-2"})  # a local entry
+    assert not multipart_etag({"subdir": "d/", "content_location": "http://s3/b"})

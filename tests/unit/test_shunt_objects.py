@@ -39,6 +39,15 @@ def test_multipart_plain_object_keeps_its_swift_etag():
     assert not objects.is_slo(obj)
 
 
+def test_stored_etag_is_what_swift_listed():
+    """A listing's ``hash``: a plain object's MD5, an SLO's manifest ETag."""
+    assert objects.stored_etag(RemoteObject(
+        name="k", etag="abc-3", internal={"swift-source-etag": "FEED"})) == "feed"
+    assert objects.stored_etag(RemoteObject(
+        name="k", etag="abc-1", internal={"swift-slo-etag": '"m"'})) == "m"
+    assert objects.stored_etag(RemoteObject(name="k", etag="0123")) is None
+
+
 def test_s3_slo_etag_from_manifest_else_stored_field():
     obj = RemoteObject(name="k", etag="abc-2", size=7,
                        internal={"swift-slo-etag": "MANIFESTMD5", "x-static-large-object": "True"})
