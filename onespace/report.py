@@ -199,7 +199,10 @@ def collect_migrations(config, now=None):
                             ("idle" if last else "not scanned yet"),
                    "current": c["current"], "last_scan": last,
                    "last_scan_age": round(now - last["finished"], 1) if last else None}
-            if (last and last["failed"]) or c["current"]["failed"]:
+            failed = c.get("failed") or {}
+            row["failed_names"] = [{"name": n, "reason": failed[n]["reason"]}
+                                   for n in sorted(failed)[:10]]
+            if (last and last["failed"]) or c["current"]["failed"] or failed:
                 row["state"] = "failures"
             report.append(row)
     return report
@@ -222,4 +225,6 @@ def render_migrations(report):
         lines.append("%-15s %-40s %9d %8d %10.1f %8d %7d %8s %s" % (
             e["state"], where, s["scanned"], s["copied"], s["bytes"] / 1048576.0,
             s["deleted"], s["failed"], _age(e.get("last_scan_age")), printable(e["migration"])))
+        for f in e.get("failed_names", []):
+            lines.append("%15s failed: %s: %s" % ("", printable(f["name"]), printable(f["reason"])))
     return "\n".join(lines)

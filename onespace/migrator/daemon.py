@@ -49,7 +49,7 @@ SLO_CLIENT_CONF = """\
 swift_dir = %(swift_dir)s
 
 [pipeline:main]
-pipeline = catch_errors proxy-logging owner slo proxy-server
+pipeline = catch_errors proxy-logging owner slo symlink proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -60,6 +60,9 @@ use = call:onespace.migrator.daemon:owner_filter_factory
 
 [filter:slo]
 use = egg:swift#slo
+
+[filter:symlink]
+use = egg:swift#symlink
 
 [filter:proxy-logging]
 use = egg:swift#proxy_logging
@@ -72,11 +75,14 @@ use = egg:swift#catch_errors
 def owner_filter_factory(global_conf, **local_conf):
     """Marks the migrator's own in-process requests as the account owner's,
     so the proxy keeps the container ACLs they set (it drops X-Container-
-    Read/-Write from anyone else).  Only in the migrator's private internal
+    Read/-Write from anyone else), and lets a static symlink be written as
+    the source had it (its target's ETag and size as given: the target may
+    arrive later in the pass).  Only in the migrator's private internal
     client pipeline, never in a proxy that serves clients."""
     def make(app):
         def owner(env, start_response):
             env["swift_owner"] = True
+            env["swift.symlink_override"] = True
             return app(env, start_response)
         return owner
     return make
@@ -85,7 +91,7 @@ def owner_filter_factory(global_conf, **local_conf):
 #: Container and account POSTs: as the owner (ACLs), with versioned_writes so
 #: X-Versions-Location / X-History-Location are stored as Swift expects.
 CONTAINER_CLIENT_CONF = SLO_CLIENT_CONF.replace(
-    "owner slo proxy-server", "owner versioned_writes proxy-server").replace(
+    "owner slo symlink proxy-server", "owner versioned_writes proxy-server").replace(
     "[filter:slo]\nuse = egg:swift#slo\n",
     "[filter:versioned_writes]\nuse = egg:swift#versioned_writes\n"
     "allow_versioned_writes = true\n")
@@ -96,12 +102,12 @@ class MigrationError(Exception):
 
 
 class LocalEntry:
-    """A destination listing entry."""
-    __slots__ = ("name", "etag", "timestamp")
+    """A destination listing entry (``hash`` as listed: see decide.listing_hash)."""
+    __slots__ = ("name", "hash", "timestamp")
 
     def __init__(self, row):
         self.name = row["name"]
-        self.etag = (row.get("hash") or "").lower()
+        self.hash = row.get("hash") or ""
         self.timestamp = _iso_ts(row.get("last_modified"))
 
 
@@ -208,7 +214,8 @@ class _SegmentCopies:
 class Job:
     """One (migration, source bucket, local container) scan."""
 
-    def __init__(self, migration, bucket, container, provider, mine, replicas):
+    def __init__(self, migration, bucket, container, provider, mine, replicas,
+                 deletes_allowed=True):
         self.migration = migration
         self.bucket = bucket
         self.container = container
@@ -216,7 +223,24 @@ class Job:
         self.provider = provider
         self.mine = mine
         self.replicas = replicas
-        self.mid = migration.identity[:16]
+        self.mid = migration.identity[:16]  # the progress key
+        self.deletes_allowed = deletes_allowed
+        self.failures = {}  # name -> failure record, filled by MigratorDaemon._fail
+        self._mark = None
+
+    @property
+    def mark(self):
+        """This source's mark on its copies (``decide.source_mark``); a Swift
+        source's account is known once it has authenticated."""
+        if self._mark is None:
+            account = self.provider.account if self.provider.protocol == "swift" else ""
+            self._mark = d.source_mark(self.provider.protocol, account, self.bucket)
+        return self._mark
+
+    @property
+    def marks(self):
+        """The marks of the copies this job may delete."""
+        return d.job_marks(self.mark, self.mid, self.deletes_allowed)
 
     def owns(self, name):
         return d.owner(name, self.replicas) in self.mine
@@ -256,6 +280,11 @@ class MigratorDaemon:
         self.stopping = False
         self.clock = time.time
         self.scope = "%d migrations" % len(config.migrations)
+        self.shared = d.shared_sources(config.migrations)
+        for i in sorted(self.shared):
+            LOG.warning("%s: another migration fills the same container from a bucket of the "
+                        "same name at another endpoint; their copies cannot be told apart, "
+                        "so this one deletes nothing", config.migrations[i].label)
 
     def _private_conf(self, directory, name, template):
         import os
@@ -352,7 +381,8 @@ class MigratorDaemon:
             where = self.placement(migration["account"], container)
             if where is None:
                 continue
-            job = Job(migration, bucket, container, self._provider(migration, bucket), *where)
+            job = Job(migration, bucket, container, self._provider(migration, bucket), *where,
+                      deletes_allowed=migration.index not in self.shared)
             try:
                 self._scan(job, stats)
             except ListingOrderError as e:
@@ -410,18 +440,29 @@ class MigratorDaemon:
             source = paged(list_source, prefix, state["marker"], side="source")
         local = paged(lambda m: self._list_local(job.account, job.container, prefix, m),
                       prefix, state["marker"], side="local")
+        failed = state.setdefault("failed", {})
         for batch in batches(merge(source, local), self.chunk):
             if self.stopping:
                 break
             work = []
             counts = new_stats()
+            # each name's failure record is made again by what happens to it now
+            records = {name: failed.pop(name) for name, _, _ in batch if name in failed}
             for name, src, dst in batch:
-                item = self._triage(job, counts, state, name, src, dst, verify)
+                item = self._triage(job, counts, state, name, src, dst, verify,
+                                    records.get(name))
                 if item is not None:
                     work.append(item)
             self._count(counts, state["current"], stats)
-            for outcome in self.pool.imap(lambda w: self._act(job, *w), work):
-                self._count(outcome, state["current"], stats)
+            for item, outcome in zip(work, self.pool.imap(lambda w: self._act(job, *w), work)):
+                name = (item[1] or item[2]).name
+                if outcome is None and name in records:  # not attempted (stopping)
+                    job.failures.setdefault(name, records[name])
+                self._count(outcome or {}, state["current"], stats)
+            for record in job.failures.values():
+                record["scan"] = state["scan_started"]
+            failed.update(job.failures)
+            job.failures.clear()
             if self.stopping and work:
                 # not every item may have been attempted: keep the marker
                 self.progress.save()
@@ -430,6 +471,9 @@ class MigratorDaemon:
             self.progress.save()
             self.tick()
         else:
+            # names not met in this scan (gone from both sides) fail no more
+            state["failed"] = {n: r for n, r in failed.items()
+                               if r.get("scan") == state["scan_started"]}
             state["last_scan"] = dict(state["current"], started=state["scan_started"],
                                       finished=self.clock())
             state["previous_scan_start"] = state["scan_started"]
@@ -459,8 +503,9 @@ class MigratorDaemon:
             return []
         return [LocalEntry(row) for row in json.loads(body)]
 
-    def _triage(self, job, cur, state, name, src, dst, verify):
-        """(action kind, source, local entry) needing I/O, or None; counts the rest."""
+    def _triage(self, job, cur, state, name, src, dst, verify, record=None):
+        """(action kind, source, local entry) needing I/O, or None; counts the
+        rest.  ``record``: the name's failure record from an earlier pass."""
         if src is not None:
             cur["scanned"] += 1
             source = d.Source.from_remote(src)
@@ -468,11 +513,17 @@ class MigratorDaemon:
             if skip is not None:
                 cur["skipped"] += 1
                 return None
-            if dst is not None and d.listing_in_sync(source, dst.timestamp, dst.etag):
+            if dst is not None and d.listing_in_sync(source, dst.timestamp, dst.hash):
                 return None
             if not job.owns(name) and not (verify and d.others_entry_due(
                     source, state["previous_scan_start"])):
                 cur["left_to_others"] += 1
+                return None
+            if d.still_refused(record, source):
+                # refused for good by the local cluster: not downloaded again
+                # (nor logged again) until the source object changes
+                job.failures[name] = record
+                cur["failed"] += 1
                 return None
             return ("source", source, dst)
         # only local: a delete candidate
@@ -483,9 +534,12 @@ class MigratorDaemon:
 
     # ---- actions ----------------------------------------------------------
     def _act(self, job, kind, source, dst):
-        """Do what one name needs; returns counter increments."""
+        """Do what one name needs; returns counter increments (None: not
+        attempted).  Whatever goes wrong fails this name only: it is recorded
+        (``_fail``), the scan goes on, and the next pass tries it again."""
         if self.stopping:
-            return {}
+            return None
+        name = (source or dst).name
         try:
             if kind == "source":
                 local = self._head_local(job, source.name) if dst is not None else None
@@ -503,18 +557,23 @@ class MigratorDaemon:
                 return {}
             local = self._head_local(job, dst.name)
             exists = None
-            if local is not None and local.migrated_unmodified and local.migration == job.mid:
+            if local is not None and local.migrated_unmodified and local.migration in job.marks:
                 exists = job.provider.head(dst.name) is not None
-            decision = d.decide_gone(local, exists, job.mid)
+            decision = d.decide_gone(local, exists, job.marks)
             if decision.action == d.Action.DELETE_LOCAL:
                 return self._delete_local(job, dst.name, local)
             if decision.action == d.Action.KEEP_LOCAL:
                 return {"kept_local": 1}
             return {}
-        except (ProviderError, UnexpectedResponse, OSError) as e:
-            LOG.error("%s: %s/%s: %s failed: %s", job.migration.label, job.container,
-                      (source or dst).name, kind == "source" and "copy" or "delete", e)
-            return {"failed": 1}
+        except Exception as e:  # noqa: BLE001 - one name's failure, recorded
+            what = "copy" if kind == "source" else "delete"
+            if not isinstance(e, (ProviderError, UnexpectedResponse, OSError, MigrationError)):
+                LOG.exception("%s: %s/%s: unexpected error", job.migration.label,
+                              job.container, name)
+            status = getattr(getattr(e, "resp", None), "status_int", None)
+            if kind == "source" and status in d.REFUSED_STATUSES:
+                return self._fail(job, name, "refused by the local cluster: %s" % e, source)
+            return self._fail(job, name, "%s failed: %s" % (what, e))
         finally:
             self.tick()
 
@@ -545,13 +604,18 @@ class MigratorDaemon:
         obj, body = job.provider.get(source.name, manifest=True) if swift_source \
             else job.provider.get(source.name)
         try:
+            if swift_source and d.is_symlink(obj.headers):
+                return self._copy_symlink(job, source, obj, local)
             if swift_source and d.is_manifest(obj.headers):
                 return self._copy_manifest(job, job.bucket, source.name, obj, body,
-                                           source.etag or obj.etag)
+                                           source.etag or obj.etag, refusal_of=source)
             if not self._selected(job, obj):
                 return {"skipped": 1}
             when = d.copy_time(self._source_time(job.provider, obj, source), local)
             headers = self._copy_headers(job, obj, when, source.etag or obj.etag)
+            refusal = d.metadata_refusal(headers)
+            if refusal:
+                return self._refused(job, source, refusal)
             plan = self._multipart_plan(job, source, obj)
             if plan is not None:
                 result = self._copy_as_slo(job, source.name, obj.size, body, dict(headers),
@@ -573,8 +637,30 @@ class MigratorDaemon:
         kept headers and metadata, the source's time and the migrated marks."""
         headers = self._object_headers(job, obj)
         headers["X-Timestamp"] = when.internal
-        headers.update(d.migrated_headers(when, source_etag, job.mid))
+        headers.update(d.migrated_headers(when, source_etag, job.mark))
         return headers
+
+    def _copy_symlink(self, job, source, obj, local):
+        """A Swift source's symlink (``symlink=get``) as a local symlink to
+        the same target (``decide.local_symlink_headers``), written through
+        the private pipeline's symlink middleware."""
+        if not self._selected(job, obj):
+            return {"skipped": 1}
+        when = d.copy_time(self._source_time(job.provider, obj, source), local)
+        headers = self._copy_headers(job, obj, when, source.etag or obj.etag)
+        refusal = d.metadata_refusal(headers)
+        if refusal:
+            return self._refused(job, source, refusal)
+        headers.update(d.local_symlink_headers(obj.headers, job.provider.account, job.bucket,
+                                               job.container))
+        headers["Content-Length"] = "0"
+        path = self.slo_writer.make_path(job.account, job.container, source.name)
+        resp = self.slo_writer.make_request("PUT", path, headers, (2,),
+                                            body_file=_BytesReader(b""))
+        close_if_possible(resp.app_iter)
+        if resp.status_int == 202:  # as new or newer is there
+            return {"kept_local": 1}
+        return {"copied": 1, "bytes": 0}
 
     def _put_object(self, job, container, name, obj, body, headers):
         """One PUT streaming ``body``; the source's MD5, when it has a plain
@@ -591,12 +677,12 @@ class MigratorDaemon:
             # by a racing worker: the proxy turns the object servers' 409 into 202)
             return {"kept_local": 1}
         if reader.count != obj.size:
-            return self._fail(job, name, "short read: %d of %d bytes" % (reader.count, obj.size))
+            raise MigrationError("%s: short read: %d of %d bytes" % (name, reader.count, obj.size))
         return {"copied": 1, "bytes": reader.count}
 
     # ---- a Swift source's SLOs and DLOs -----------------------------------
     def _copy_manifest(self, job, container, name, raw, body, source_etag, depth=0,
-                       copy=None):
+                       copy=None, refusal_of=None):
         """A Swift source's SLO or DLO (``raw``/``body``: its
         ``multipart-manifest=get``) as a manifest of the same kind over copies
         of its segments, each with the migrated marks.  Segments beside the
@@ -619,6 +705,11 @@ class MigratorDaemon:
             return {"skipped": 1}
         headers = self._copy_headers(job, obj, self._piece_time(job, local_name, obj),
                                      source_etag)
+        refusal = d.metadata_refusal(headers)
+        if refusal:
+            if refusal_of is not None:  # the listed object itself
+                return self._refused(job, refusal_of, refusal)
+            raise MigrationError("%s/%s: %s" % (container, name, refusal))
         copy = copy or _SegmentCopies()
         try:
             if is_slo:  # parsed and rewritten as the sync daemon does for Swift remotes
@@ -875,6 +966,9 @@ class MigratorDaemon:
             return {"skipped": 1}
         when = self._source_time(job.provider, obj, source)
         headers = self._object_headers(job, obj)
+        refusal = d.metadata_refusal(headers)
+        if refusal:
+            return self._refused(job, source, refusal)
         headers["X-Timestamp"] = when.internal
         headers[d.TRANSIENT_TS] = when.internal
         path = self.writer.make_path(job.account, job.container, source.name)
@@ -884,9 +978,19 @@ class MigratorDaemon:
             return {"kept_local": 1}
         return {"updated": 1} if resp.status_int // 100 == 2 else {}
 
-    def _fail(self, job, name, reason):
+    def _fail(self, job, name, reason, refused=None):
+        """One name failed: logged and recorded (shown by onespace-status).
+        With ``refused`` (the source entry) the local cluster refused that
+        version for good: it is not tried again until the source changes."""
         LOG.error("%s: %s/%s: %s", job.migration.label, job.container, name, reason)
+        record = {"reason": reason}
+        if refused is not None:
+            record["refused"] = d.source_version(refused)
+        job.failures[name] = record
         return {"failed": 1}
+
+    def _refused(self, job, source, reason):
+        return self._fail(job, source.name, "refused by the local cluster: %s" % reason, source)
 
     @staticmethod
     def _user_metadata(provider, obj):
@@ -989,9 +1093,11 @@ class MigratorDaemon:
         self.progress.save()
 
     def _source_container_gone(self, job, state, stats):
-        """The source container no longer exists: remove the local one if it
-        holds nothing but migrated, unmodified objects (the node owning the
-        container name does it; others leave it)."""
+        """The source container no longer exists: its unmodified copies go, as
+        each source object's delete would take them
+        (``decide.container_objects_to_delete``), and the local container too
+        once nothing else is in it; a user's object keeps it (the node owning
+        the container name does it; others leave it)."""
         if d.owner(job.container, job.replicas) not in job.mine:
             return
         if state["previous_scan_start"] is None:
@@ -1008,14 +1114,15 @@ class MigratorDaemon:
             lambda m: self._list_local(job.account, job.container, "", m), "",
             max_pages=1000)]
         states = [(n, self._head_local(job, n)) for n in names]
-        if not d.container_removable([s for _, s in states], job.mid):
-            LOG.warning("%s: source %s is gone; local %s/%s kept (it holds objects the "
-                        "migrator did not write, or that changed locally)",
+        doomed = d.container_objects_to_delete(states, job.marks)
+        for name, local in doomed:
+            self._count(self._delete_local(job, name, local), state["current"], stats)
+        if len(doomed) < sum(1 for _, local in states if local is not None):
+            LOG.warning("%s: source %s is gone; local %s/%s kept with the objects the "
+                        "migrator did not write or that changed locally",
                         job.migration.label, job.bucket, job.account, job.container)
+            self.progress.save()
             return
-        for name, local in states:
-            if local is not None:
-                self._count(self._delete_local(job, name, local), state["current"], stats)
         path = self.cluster.client.make_path(job.account, job.container)
         resp = self.cluster.client.make_request("DELETE", path, {}, (2, 404, 409))
         close_if_possible(resp.app_iter)

@@ -11,7 +11,9 @@ copy replaces them, a client cannot set them through the proxy):
 * ``X-Object-Sysmeta-Onespace-Migrated-Ts``: the X-Timestamp the migrator
   gave the object (the source's time);
 * ``X-Object-Sysmeta-Onespace-Migrated-Etag``: the source's ETag;
-* ``X-Object-Sysmeta-Onespace-Migration``: which migration wrote it.
+* ``X-Object-Sysmeta-Onespace-Migration``: which source it came from
+  (:func:`source_mark`: protocol, source account, source container; not
+  the endpoint or the credentials, so it survives a change of either).
 
 An SLO the migrator cut into segments itself (an object over the local
 max_file_size, an S3 multipart upload) also carries
@@ -29,8 +31,11 @@ such an object is ever deleted.
 import enum
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+import hashlib
+from urllib.parse import quote, unquote
 
+from swift.common.constraints import check_metadata
+from swift.common.swob import Request
 from swift.common.utils import Timestamp, config_true_value
 
 from onespace.headers import cluster_own_metadata
@@ -142,19 +147,31 @@ def selected(migration, headers):
     return matches_criteria(migration.get("selection_criteria"), headers)
 
 
-def listing_in_sync(source, local_ts, local_etag):
+def listing_hash(value):
+    """A local container listing's ``hash`` as (etag, is_slo).  Read through
+    the internal client (no slo or symlink middleware) it keeps its
+    parameters: ``<manifest md5>; slo_etag=<...>`` for an SLO,
+    ``<md5>; symlink_target=<...>`` for a symlink."""
+    etag, _, params = (value or "").partition(";")
+    return etag.strip().strip('"').lower(), "slo_etag=" in params
+
+
+def listing_in_sync(source, local_ts, local_hash):
     """The steady-state shortcut: from the two listings alone, is there
     nothing to do?  True when the local data is at least as new as the
     source (then every branch of :func:`decide` says NOTHING or KEEP),
-    unless both plain MD5s are there at the same time and differ."""
+    unless, at the same time, the source has a plain MD5 and the local
+    listing shows a different one, or an SLO's (the MD5 of its manifest,
+    which says nothing of the data: a HEAD and :func:`decide` tell)."""
     if source.timestamp is None or local_ts is None:
         return False
     if local_ts > source.timestamp:
         return True
     if local_ts < source.timestamp:
         return False
-    if _plain_md5(source.etag) and _plain_md5(local_etag):
-        return source.etag == local_etag
+    local_etag, is_slo = listing_hash(local_hash)
+    if _plain_md5(source.etag):
+        return not is_slo and source.etag == local_etag
     return True
 
 
@@ -199,13 +216,14 @@ def copy_time(source_time, local):
     return source_time
 
 
-def decide_gone(local, source_exists, migration_id):
+def decide_gone(local, source_exists, marks):
     """A local object whose name the source no longer lists.
 
     ``source_exists`` is the answer of a HEAD on the source (the listing is
-    never trusted alone for a delete).  Only the unmodified copy that *this*
-    migration (``migration_id``) wrote goes: two migrations may fill one
-    container, and each one's source lacks the other's objects.
+    never trusted alone for a delete).  Only the unmodified copy that came
+    from *this* source (its mark in ``marks``, see :func:`job_marks`) goes:
+    two migrations may fill one container, and each one's source lacks the
+    other's objects.
     """
     if local is None:
         return Decision(Action.NOTHING, "already gone")
@@ -213,7 +231,7 @@ def decide_gone(local, source_exists, migration_id):
         return Decision(Action.NOTHING, "the source still has it (listing lagged)")
     if not local.migrated_unmodified:
         return Decision(Action.KEEP_LOCAL, "not the migrated, unmodified object")
-    if local.migration != migration_id:
+    if local.migration not in marks:
         return Decision(Action.KEEP_LOCAL, "migrated by another migration")
     return Decision(Action.DELETE_LOCAL, "deleted at the source")
 
@@ -225,12 +243,78 @@ def delete_timestamp(local):
     return Timestamp(t, offset=t.offset + 1).internal
 
 
-def container_removable(locals_, migration_id):
-    """May a local container whose source container is gone be emptied and
-    removed?  Only if every object in it is an unmodified copy written by
-    this migration (``locals_``: LocalState or None per listed object)."""
-    return all(state is None or (state.migrated_unmodified and state.migration == migration_id)
-               for state in locals_)
+def source_mark(protocol, source_account, bucket):
+    """What a copy's ``X-Object-Sysmeta-Onespace-Migration`` says: where it
+    came from.  Not the endpoint nor the credentials: a new endpoint or key
+    for the same source must still recognise (and delete) its copies.  A
+    Swift source's account is part of it (other credentials may read another
+    account's container of the same name); an S3 bucket name is the
+    service's own."""
+    key = "\n".join((protocol or "", source_account or "", bucket or ""))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def job_marks(mark, legacy_mark, deletes_allowed):
+    """The marks whose copies a job may delete: its source's, and the one
+    copies made before source marks existed carry (the migration's whole
+    config identity, so only while that is unchanged); none when the
+    migration shares its mark with another (:func:`shared_sources`)."""
+    return frozenset((mark, legacy_mark)) if deletes_allowed else frozenset()
+
+
+def shared_sources(migrations):
+    """Indexes of migrations whose copies cannot be told apart from another
+    migration's: same local account and container, same protocol, remote
+    account and bucket, other endpoints (two services with a bucket of the
+    same name, or one service under two names: the marks are equal either
+    way).  Such migrations delete nothing (their objects stay)."""
+    def key(m):
+        return (m.get("account"), m.get("container"), m.get("protocol"),
+                m.get("remote_account"), m.get("aws_bucket"))
+    out = set()
+    for i, a in enumerate(migrations):
+        for j, b in enumerate(migrations):
+            if i != j and key(a) == key(b) and a.get("aws_endpoint") != b.get("aws_endpoint"):
+                out.add(i)
+    return out
+
+
+def container_objects_to_delete(locals_, marks):
+    """A source container is gone (confirmed twice): which local objects go
+    (``locals_``: [(name, LocalState or None)]).  The unmodified copies from
+    this source, as if each source object had been deleted; everything else
+    (a user's object, a local change, another migration's copy) stays, and
+    with it the container."""
+    return [(name, state) for name, state in locals_
+            if decide_gone(state, False, marks).action == Action.DELETE_LOCAL]
+
+
+# ---- failures ---------------------------------------------------------------
+
+#: Answers of the local cluster that refuse this version of an object for
+#: good (metadata or name over its limits, too large): retried only when
+#: the source object changes.
+REFUSED_STATUSES = (400, 413)
+
+
+def source_version(source):
+    """What identifies one version of a source object in a failure record."""
+    return "%s %s" % (source.etag or "", source.timestamp.internal if source.timestamp else "")
+
+
+def still_refused(record, source):
+    """Was this very source version refused by the local cluster already?"""
+    return bool(record) and record.get("refused") == source_version(source)
+
+
+def metadata_refusal(headers):
+    """Why the local cluster would refuse an object PUT or POST with these
+    headers (its metadata limits, from swift.conf), or None.  Checked before
+    any data is read, so a refused object costs no download."""
+    refused = check_metadata(Request.blank("/v1/a/c/o", headers=headers), "object")
+    if refused is None:
+        return None
+    return refused.body.decode("utf-8", "replace").strip()
 
 
 def owner(name, replicas):
@@ -354,6 +438,32 @@ def is_manifest(headers):
     names) an SLO or a DLO manifest?"""
     return (config_true_value(headers.get("x-static-large-object"))
             or "x-object-manifest" in headers)
+
+
+def is_symlink(headers):
+    """Is a Swift source object (``symlink=get`` headers, lowercase names) a symlink?"""
+    return "x-symlink-target" in headers
+
+
+def local_symlink_headers(headers, source_account, source_bucket, container):
+    """The symlink headers of the local copy of a Swift source symlink: the
+    same target, its container mapped as :func:`local_container` maps it
+    when the target is in the source account; a target in another account
+    keeps its account and container.  A static link keeps its target's
+    ETag and size."""
+    target = unquote(headers["x-symlink-target"])
+    target_container, _, target_object = target.partition("/")
+    account = unquote(headers.get("x-symlink-target-account") or "")
+    out = {}
+    if account and account != source_account:
+        out["X-Symlink-Target-Account"] = quote(account)
+    else:
+        target_container = local_container(target_container, source_bucket, container)
+    out["X-Symlink-Target"] = quote("%s/%s" % (target_container, target_object))
+    for name in ("x-symlink-target-etag", "x-symlink-target-bytes"):
+        if headers.get(name):
+            out[name.title()] = headers[name]
+    return out
 
 
 def local_container(source_container, source_bucket, container):

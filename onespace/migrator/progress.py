@@ -9,7 +9,11 @@ Layout (keys are migration identities, then "<source bucket>\\n<local container>
             "scan_started": 0.0,        # when the scan in progress began
             "previous_scan_start": null,  # when the last complete scan began
             "current": {stats},         # counters of the scan in progress
-            "last_scan": {stats, "started", "finished"}}}}}}
+            "last_scan": {stats, "started", "finished"},
+            "failed": {"<name>": {      # names whose last attempt failed
+                "reason": "...",        # the error, as logged
+                "refused": "<etag> <ts>",  # refused for good: this source version
+                "scan": 0.0}}}}}}          # the scan that last met it
 
 Written atomically (``status.write_json_atomic``).  A regular file that
 is not such a document is moved aside (``<status_file>.corrupt``) and
@@ -55,7 +59,10 @@ def _container(c):
             and _number(c.get("scan_started"), True)
             and _number(c.get("previous_scan_start"), True)
             and _stats(c.get("current"))
-            and (c.get("last_scan") is None or _stats(c["last_scan"], scan=True)))
+            and (c.get("last_scan") is None or _stats(c["last_scan"], scan=True))
+            and isinstance(c.get("failed", {}), dict)
+            and all(isinstance(r, dict) and isinstance(r.get("reason"), str)
+                    for r in c.get("failed", {}).values()))
 
 
 def is_status(doc):

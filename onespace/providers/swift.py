@@ -14,7 +14,7 @@ import datetime
 import json
 import queue
 import re
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 import swiftclient
@@ -162,6 +162,13 @@ class ConnectionPool:
             self._auth = (conn.url, conn.token)  # it re-authenticated: share the news
         self._idle.put(conn)
 
+    @property
+    def account(self):
+        """The account read: the storage URL's last part (authenticates if needed)."""
+        if self._auth is None:
+            self.release(self.acquire())
+        return unquote(self._auth[0].rstrip("/").rsplit("/", 1)[-1])
+
     def close(self):
         """Close the idle connections' sockets (reopened when used again)."""
         held = []
@@ -292,10 +299,11 @@ class SwiftProvider(Provider):
     def get(self, key, byte_range=None, chunk_size=CHUNK_SIZE, manifest=False):
         """Streams with ``resp_chunk_size``; the connection stays out of the
         pool until the body is closed or read to the end.  With ``manifest``
-        an SLO or DLO comes as its manifest (``multipart-manifest=get``),
-        not assembled; other objects as they are."""
+        the object comes as stored: an SLO or DLO as its manifest
+        (``multipart-manifest=get``), not assembled, a symlink as itself
+        (``symlink=get``), not its target; other objects as they are."""
         headers = {"Range": "bytes=%d-%d" % tuple(byte_range)} if byte_range else {}
-        query = "multipart-manifest=get" if manifest else None
+        query = "multipart-manifest=get&symlink=get" if manifest else None
         self._no_dot_segments("get", key)
         with self._errors("get", key):
             conn = self._pool.acquire()
@@ -393,6 +401,12 @@ class SwiftProvider(Provider):
                                      content_type=row.get("content_type"))
                    for row in rows]
         return Listing(entries, truncated=len(rows) >= limit)
+
+    @property
+    def account(self):
+        """The source account read (see ConnectionPool.account)."""
+        with self._errors("auth"):
+            return self._pool.account
 
     def list_containers(self, marker="", limit=1000):
         """One page of the account's container names after ``marker``."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
 
 import pytest
 from swift.common.utils import Timestamp
@@ -424,7 +425,8 @@ def test_source_container_gone(lab, tmp_path, unique):
     with pytest.raises(Exception) as e:
         conn.head_container(only_migrated)
     assert getattr(e.value, "http_status", None) == 404
-    assert local_names(conn, mixed) == ["obj \u00e9", "written locally"]
+    # the copy goes as its source object did; the user's object keeps the container
+    assert local_names(conn, mixed) == ["written locally"]
 
 
 def _admin_conn(lab, account):
@@ -776,3 +778,208 @@ def test_racing_copies_of_a_large_object_leave_it_whole(lab, tmp_path, unique):
     conn = lab.swift_connection("test")
     assert conn.get_object(container, "big")[1] == big
     assert len(local_names(conn, container + "_segments")) == 4
+
+
+def status_text(config):
+    p = subprocess.run([sys.executable, "-c", "import sys; from onespace.cli import "
+                        "status_main; sys.exit(status_main())", "--config", config],
+                       capture_output=True, text=True, timeout=60)
+    return p.stdout + p.stderr
+
+
+def failure_records(config):
+    with open(json.load(open(config))["migrator_settings"]["status_file"]) as f:
+        doc = json.load(f)
+    return {name: r for m in doc["migrations"].values() for c in m["containers"].values()
+            for name, r in c.get("failed", {}).items()}
+
+
+def test_a_failed_object_is_recorded_and_retried_while_the_rest_goes_on(lab, tmp_path, unique):
+    """One object that cannot be copied (an SLO whose segment is missing at
+    the source) fails alone: the objects after it are copied in the same
+    pass, the failure is in the status file and onespace-status with its
+    name and reason, and a later pass copies it once it can be read."""
+    source = lab.swift_connection("test2")
+    container, segs = "mig-fail-" + unique, "mig-fail-segs-" + unique
+    source.put_container(container)
+    source.put_container(segs)
+    source.put_object(segs, "p0", b"part zero")
+    source.put_object(container, "b-broken", json.dumps([
+        {"path": "/%s/p0" % segs}]).encode(), query_string="multipart-manifest=put")
+    source.delete_object(segs, "p0")
+    names = ["a-%d" % i for i in range(3)] + ["c-%d" % i for i in range(5)]
+    for n in names:
+        source.put_object(container, n, n.encode())
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)],
+                             migrator_settings={"items_chunk": 2})
+    out = migrate(config, expect_rc=1)
+    assert "b-broken" in out
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == names
+    records = failure_records(config)
+    assert list(records) == ["b-broken"] and "large object copy failed" in records[
+        "b-broken"]["reason"]
+    assert "refused" not in records["b-broken"]  # a passing failure: tried again
+    text = status_text(config)
+    assert "failures" in text and "failed: b-broken: large object copy failed" in text, text
+    migrate(config, expect_rc=1)  # still missing: tried again, still recorded
+    assert list(failure_records(config)) == ["b-broken"]
+    source.put_object(segs, "p0", b"part zero")
+    migrate(config)
+    assert conn.get_object(container, "b-broken")[1] == b"part zero"
+    assert failure_records(config) == {}
+    assert "failed:" not in status_text(config)
+
+
+def test_metadata_the_local_cluster_refuses_fails_once_until_the_source_changes(
+        lab, tmp_path, unique):
+    """A source object whose metadata local Swift refuses (a value over 256
+    bytes) fails naming the object and the limit, is recorded, and is not
+    read nor logged again on later passes; once the source object changes,
+    it is copied."""
+    bucket = "mig-refused-" + unique
+    s3 = s3_source(lab, bucket, ["fine"])
+    put_s3(s3, bucket, ["too long"], meta={"note": "n" * 300})
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(
+        lab, bucket, container="refused-" + unique)])
+    out = migrate(config, expect_rc=1)
+    assert "too long" in out and "Metadata value longer than 256" in out, out
+    records = failure_records(config)
+    assert list(records) == ["too long"] and "refused" in records["too long"]
+    conn = lab.swift_connection("test")
+    assert local_names(conn, "refused-" + unique) == ["fine"]
+    out = migrate(config, expect_rc=1)  # still shown as failed, not tried again
+    assert "too long" not in out and "longer than 256" not in out, out
+    assert last_scans(config)[0]["failed"] == 1
+    assert "failed: too long: refused by the local cluster" in status_text(config)
+    put_s3(s3, bucket, ["too long"], meta={"note": "short"})
+    migrate(config)
+    assert conn.head_object("refused-" + unique, "too long")["x-object-meta-note"] == "short"
+    assert failure_records(config) == {}
+
+
+def test_swift_symlinks_arrive_as_symlinks(lab, tmp_path, unique):
+    """A Swift source's symlinks become local symlinks to the same target: a
+    target in the migrated container points into the (renamed) local one,
+    a target elsewhere keeps its container; a static link keeps its target
+    ETag.  A second pass copies nothing."""
+    source = lab.swift_connection("test2")
+    container, dest, other = "mig-sym-" + unique, "sym-" + unique, "mig-symo-" + unique
+    source.put_container(container)
+    source.put_container(other)
+    source.put_object(container, "target \u00e9", b"the target")
+    source.put_object(other, "far", b"far away")
+    source.put_object(container, "link", b"",
+                      headers={"X-Symlink-Target": "%s/target \u00e9" % container})
+    source.put_object(container, "far-link", b"", headers={"X-Symlink-Target": other + "/far"})
+    source.put_object(container, "static", b"", headers={
+        "X-Symlink-Target": "%s/target \u00e9" % container,
+        "X-Symlink-Target-Etag": hashlib.md5(b"the target").hexdigest()})
+    migration = swift_migration(lab, container)
+    migration["container"] = dest
+    config = migrator_config(lab, tmp_path / "m.json", [migration])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    for link, target in (("link", dest + "/target \u00e9"), ("far-link", other + "/far"),
+                         ("static", dest + "/target \u00e9")):
+        headers, body = conn.get_object(dest, link, query_string="symlink=get")
+        assert body == b"" and unquote(headers["x-symlink-target"]) == target, headers
+        assert headers["x-timestamp"] == source.head_object(
+            container, link, query_string="symlink=get")["x-timestamp"]
+    assert conn.get_object(dest, "link")[1] == b"the target"
+    assert conn.get_object(dest, "static")[1] == b"the target"
+    assert conn.head_object(dest, "static", query_string="symlink=get")[
+        "x-symlink-target-etag"] == hashlib.md5(b"the target").hexdigest()
+    migrate(config)
+    assert last_scans(config)[0]["copied"] == 0
+
+
+def test_new_credentials_for_the_same_source_still_propagate_deletes(lab, tmp_path, unique):
+    """The copies' mark names the source (account and container), not the
+    endpoint or the credentials: after switching to another user of the
+    same source account, a source delete still removes the migrated copy,
+    and the object a user wrote stays."""
+    source = lab.swift_connection("test2")
+    container = "mig-ident-" + unique
+    source.put_container(container)
+    for n in ("a", "b"):
+        source.put_object(container, n, n.encode())
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(lab, container)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    conn.put_object(container, "mine", b"user data")
+    identity, secret = lab.credentials("admin")  # a reseller admin reading AUTH_test2
+    account = source.get_auth()[0].rstrip("/").rsplit("/", 1)[-1]
+    config = migrator_config(lab, tmp_path / "m.json", [swift_migration(
+        lab, container, aws_identity=identity, aws_secret=secret, remote_account=account)])
+    source.delete_object(container, "a")
+    migrate(config)
+    assert local_names(conn, container) == ["b", "mine"]
+
+
+def test_gone_source_container_takes_its_copies_and_leaves_a_users_object(
+        lab, tmp_path, unique):
+    """``/*``: a source container removed while its local container holds a
+    user's object: the migrated copies go as if deleted one by one at the
+    source; the user's object (and so the container) stays."""
+    src_account, dst_account = "AUTH_mgsrc" + unique, "AUTH_mgdst" + unique
+    source = _admin_conn(lab, src_account)
+    for c in ("keep", "gone"):
+        source.put_container(c)
+        for n in ("o1", "o2"):
+            source.put_object(c, n, n.encode())
+    identity, secret = lab.credentials("admin")
+    config = migrator_config(lab, tmp_path / "m.json", [{
+        "account": dst_account, "aws_bucket": "/*", "protocol": "swift",
+        "aws_endpoint": lab.auth_url, "aws_identity": identity, "aws_secret": secret,
+        "remote_account": src_account}])
+    migrate(config)
+    local = _admin_conn(lab, dst_account)
+    local.put_object("gone", "mine", b"user data")
+    for n in ("o1", "o2"):
+        source.delete_object("gone", n)
+    source.delete_container("gone")
+    migrate(config)
+    assert local_names(local, "gone") == ["mine"]
+    assert local.get_object("gone", "mine")[1] == b"user data"
+    assert local_names(local, "keep") == ["o1", "o2"]
+    migrate(config)  # nothing more to do, the user's object still there
+    assert local_names(local, "gone") == ["mine"]
+
+
+def test_two_migrations_into_one_container_when_one_source_is_gone(lab, tmp_path, unique):
+    """Two buckets merged into one container; the first bucket is removed:
+    its copies go, the second one's stay (and so does the container).  Two
+    buckets of the same name at two endpoints cannot be told apart by their
+    copies' mark: neither migration deletes anything then."""
+    s3 = lab.s3_client()
+    first, second, container = "mig-g1-" + unique, "mig-g2-" + unique, "mergedg-" + unique
+    for bucket, names in ((first, ["a1", "a2"]), (second, ["b1", "b2"])):
+        s3.create_bucket(Bucket=bucket)
+        put_s3(s3, bucket, names)
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, first, container=container),
+        s3_migration(lab, second, container=container)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    for key in ("a1", "a2"):
+        s3.delete_object(Bucket=first, Key=key)
+    s3.delete_bucket(Bucket=first)
+    migrate(config)
+    assert local_names(conn, container) == ["b1", "b2"]
+
+    same, shared = "mig-same-" + unique, "shared-" + unique
+    s3api = lab.s3_client("s3api")
+    s3_source(lab, same, ["s1", "s2"])
+    s3api.create_bucket(Bucket=same)
+    put_s3(s3api, same, ["t1", "t2"])
+    config = migrator_config(lab, tmp_path / "s.json", [
+        s3_migration(lab, same, container=shared),
+        s3_migration(lab, same, target="s3api", container=shared)])
+    out = migrate(config)
+    assert "cannot be told apart" in out
+    assert local_names(conn, shared) == ["s1", "s2", "t1", "t2"]
+    s3.delete_object(Bucket=same, Key="s1")
+    migrate(config)
+    assert local_names(conn, shared) == ["s1", "s2", "t1", "t2"]

@@ -70,7 +70,46 @@ def test_decide(source, local, expected):
     (user_object(LATER), False, Action.KEEP_LOCAL),
 ])
 def test_decide_gone(local, source_exists, expected):
-    assert d.decide_gone(local, source_exists, "mid").action == expected
+    assert d.decide_gone(local, source_exists, {"mid"}).action == expected
+
+
+def test_decide_gone_accepts_every_mark_of_the_job_and_none_when_shared():
+    assert d.decide_gone(migrated(), False, d.job_marks("new", "mid", True)).action \
+        == Action.DELETE_LOCAL  # a copy made before source marks existed
+    assert d.decide_gone(migrated(), False, d.job_marks("mid", "x", False)).action \
+        == Action.KEEP_LOCAL    # the migration shares its mark: deletes nothing
+
+
+def test_source_mark_ignores_endpoint_and_credentials():
+    """The mark names the source (protocol, source account, bucket), so a new
+    endpoint or key for the same bucket still recognises its copies."""
+    mark = d.source_mark("s3", "", "photos")
+    assert mark == d.source_mark("s3", "", "photos") and len(mark) == 16
+    assert mark != d.source_mark("s3", "", "photos2")
+    assert mark != d.source_mark("swift", "", "photos")
+    assert d.source_mark("swift", "AUTH_a", "c") != d.source_mark("swift", "AUTH_b", "c")
+
+
+def test_shared_sources_are_migrations_of_equal_marks_into_one_container():
+    a = {"account": "AUTH_x", "container": "c", "protocol": "s3", "aws_bucket": "b",
+         "aws_endpoint": "http://one", "aws_identity": "k1"}
+    new_key = dict(a, aws_identity="k2")          # the same source, another key
+    other_service = dict(a, aws_endpoint="http://two")
+    other_container = dict(other_service, container="c2")
+    other_prefix = dict(a, prefix="p/")
+    assert d.shared_sources([a, new_key, other_prefix, other_container]) == set()
+    assert d.shared_sources([a, other_container, other_service]) == {0, 2}
+
+
+def test_container_objects_to_delete_are_this_sources_unmodified_copies():
+    other = LocalState.from_headers(dict({"ETag": E1, "X-Timestamp": T.normal},
+                                         **d.migrated_headers(T, E1, "other")))
+    states = [("a", migrated()), ("b", None), ("mine", user_object(T)),
+              ("posted", migrated(x_ts=LATER)), ("theirs", other),
+              ("posted by us", migrated(posted=LATER))]
+    assert [n for n, _ in d.container_objects_to_delete(states, {"mid"})] == [
+        "a", "posted by us"]
+    assert d.container_objects_to_delete(states, frozenset()) == []
 
 
 def test_migrated_unmodified_needs_the_exact_time_stamp():
@@ -103,6 +142,15 @@ def test_delete_timestamp_is_just_after_the_migrated_version():
     (src(etag="abc-2"), T, "def", True),  # not comparable: time decides
     (src(t=None), T, E1, False),
     (src(), None, E1, False),
+    # an SLO's listing hash is its manifest's MD5 (with "; slo_etag=..." read
+    # through the internal client): at the same time only a HEAD can tell
+    (src(etag=E2), T, E1 + '; slo_etag="%s"' % E2, False),
+    (src(), T, E1 + "; slo_etag=" + E2, False),
+    (src(etag="abc-2"), T, E1 + "; slo_etag=" + E2, True),  # not comparable: time decides
+    (src(etag=E2), LATER, E1 + "; slo_etag=" + E2, True),
+    # a symlink's listing hash carries its target: the MD5 before it counts
+    (src(), T, E1 + "; symlink_target=c/o", True),
+    (src(etag=E2), T, E1 + "; symlink_target=c/o", False),
 ])
 def test_listing_in_sync(source, local_ts, local_etag, in_sync):
     assert d.listing_in_sync(source, local_ts, local_etag) is in_sync
@@ -117,6 +165,45 @@ def test_listing_shortcut_agrees_with_decide():
             if d.listing_in_sync(source, data_ts, local.etag):
                 assert d.decide(source, local).action in (Action.NOTHING, Action.KEEP_LOCAL), \
                     (source, local)
+    # an object cut into an SLO here: its listing hash is the manifest's MD5
+    slo = migrated(local_etag=E2)
+    for source in (src(), src(etag=E2), src(etag="ffff" + E2[4:])):
+        if d.listing_in_sync(source, slo.migrated_ts, "%s; slo_etag=%s" % (E2, E1)):
+            assert d.decide(source, slo).action == Action.NOTHING, source
+
+
+def test_refused_versions_are_tried_again_only_when_the_source_changes():
+    record = {"reason": "x", "refused": d.source_version(src())}
+    assert d.still_refused(record, src())
+    assert not d.still_refused(record, src(etag=E2))
+    assert not d.still_refused(record, src(t=LATER))
+    assert not d.still_refused({"reason": "a passing failure"}, src())
+    assert not d.still_refused(None, src())
+
+
+def test_metadata_refusal_names_the_limit():
+    assert d.metadata_refusal({"X-Object-Meta-Color": "blue", "Content-Type": "a/b"}) is None
+    reason = d.metadata_refusal({"X-Object-Meta-Long": "v" * 300})
+    assert "Metadata value longer than 256" in reason and "long" in reason.lower()
+    many = {"X-Object-Meta-K%d" % i: "v" for i in range(91)}
+    assert "Too many metadata items" in d.metadata_refusal(many)
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"x-symlink-target": "src/t%20a"}, {"X-Symlink-Target": "dst/t%20a"}),
+    ({"x-symlink-target": "other/t"}, {"X-Symlink-Target": "other/t"}),
+    ({"x-symlink-target": "src/t", "x-symlink-target-account": "AUTH_src"},
+     {"X-Symlink-Target": "dst/t"}),  # its own account, named: the local one
+    ({"x-symlink-target": "src/t", "x-symlink-target-account": "AUTH_other"},
+     {"X-Symlink-Target": "src/t", "X-Symlink-Target-Account": "AUTH_other"}),
+    ({"x-symlink-target": "src/t", "x-symlink-target-etag": E1,
+      "x-symlink-target-bytes": "5"},
+     {"X-Symlink-Target": "dst/t", "X-Symlink-Target-Etag": E1,
+      "X-Symlink-Target-Bytes": "5"}),
+])
+def test_local_symlink_headers_map_the_migrated_container(headers, expected):
+    assert d.is_symlink(headers)
+    assert d.local_symlink_headers(headers, "AUTH_src", "src", "dst") == expected
 
 
 @pytest.mark.parametrize("migration, name, t, skipped", [
@@ -139,14 +226,6 @@ def test_selection_uses_source_headers():
     assert d.selected(m, {"x-object-meta-class": "Gold", "content-type": "image/png"})
     assert not d.selected(m, {"x-object-meta-class": "gold", "content-type": "text/plain"})
     assert d.selected({}, {})
-
-
-def test_container_removable_only_with_migrated_unmodified_objects():
-    assert d.container_removable([migrated(), migrated(), None], "mid")
-    assert d.container_removable([], "mid")
-    assert not d.container_removable([migrated(), user_object(T)], "mid")
-    assert not d.container_removable([migrated(x_ts=LATER)], "mid")
-    assert not d.container_removable([migrated()], "another migration")
 
 
 def test_verification_timing():
