@@ -67,6 +67,25 @@ def has_decrypter(app, max_depth=64):
     return False
 
 
+def current_swift_dir():
+    """The swift_dir Swift's process-wide settings come from now."""
+    return os.path.dirname(swift_utils.SWIFT_CONF_FILE)
+
+
+@contextlib.contextmanager
+def swift_dir_kept_on_failure():
+    """Restore Swift's process-wide settings if the block fails: a reload
+    that builds a new LocalCluster (switching them) and then fails must
+    leave the running config's settings in place."""
+    previous = current_swift_dir()
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(SystemExit, Exception):
+            use_swift_dir(previous)
+        raise
+
+
 def use_swift_dir(swift_dir):
     """Point Swift's process-wide settings (hash path prefix and suffix,
     storage policies, constraints) at ``swift_dir``/swift.conf; without this
@@ -188,14 +207,11 @@ class LocalCluster:
 
     def __init__(self, swift_dir, devices, internal_client_conf_path=None,
                  scratch_dir=None, request_tries=3):
-        previous = os.path.dirname(swift_utils.SWIFT_CONF_FILE)
         try:
-            use_swift_dir(swift_dir)
-            self.ring = Ring(swift_dir, ring_name="container")
+            with swift_dir_kept_on_failure():
+                use_swift_dir(swift_dir)
+                self.ring = Ring(swift_dir, ring_name="container")
         except (SystemExit, Exception) as e:  # Swift exits on a swift.conf it refuses
-            # a reload's failure must leave the running config's settings in place
-            with contextlib.suppress(SystemExit, Exception):
-                use_swift_dir(previous)
             raise RuntimeError("swift_dir %s: %s" % (swift_dir, e)) from None
         self.swift_dir = swift_dir
         self.devices = devices

@@ -29,6 +29,7 @@ import time
 import eventlet
 import eventlet.event
 
+from onespace.cluster import swift_dir_kept_on_failure
 from onespace.config import ConfigError, error_line, load, printable, scrub
 
 LOG = logging.getLogger("onespace")
@@ -164,7 +165,8 @@ class Service:
         statsd host that does not resolve, a swift_dir without swift.conf)."""
         log_setup = build_logging(config.settings, config.secrets(), self.name)
         try:
-            return log_setup, self.build_worker(config)
+            with swift_dir_kept_on_failure():  # whatever fails after LocalCluster switched it
+                return log_setup, self.build_worker(config)
         except BaseException:
             close_logging(log_setup[1])
             raise

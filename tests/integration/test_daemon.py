@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import time
@@ -157,6 +158,16 @@ UNUSABLE = {
 }
 
 
+def rehashed_swift_dir(lab, tmp_path):
+    """A copy of the lab's swift_dir whose swift.conf hashes paths differently."""
+    etc = tmp_path / "rehashed-etc"
+    shutil.copytree(lab.etc, etc)
+    conf = (etc / "swift.conf").read_text()
+    (etc / "swift.conf").write_text(re.sub(r"swift_hash_path_suffix = \S+",
+                                           "swift_hash_path_suffix = another", conf))
+    return str(etc)
+
+
 def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
     """SIGHUP to an invalid config, then to each unusable one: logged, the
     running config keeps syncing; a good reload after them is taken."""
@@ -168,6 +179,11 @@ def test_bad_reload_keeps_running_config(lab, tmp_path, unique):
             good = json.load(f)
         bad = {"invalid": dict(good, containers=[dict(good["containers"][0], protocol="ftp")])}
         bad.update((case, dict(good, **change(tmp_path))) for case, change in UNUSABLE.items())
+        # usable swift_dir, then a failure: Swift's process-wide hash settings
+        # had stayed on the new dir, and the running config read wrong paths
+        bad["another swift_dir, then a missing internal_client_conf_path"] = dict(
+            good, swift_dir=rehashed_swift_dir(lab, tmp_path),
+            internal_client_conf_path=str(tmp_path / "no-such.conf"))
         for n, (case, conf) in enumerate(bad.items()):
             write_config(configs[0], conf)
             daemon.signal(signal.SIGHUP)
