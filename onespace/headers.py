@@ -110,8 +110,10 @@ def mime_encode(value: str) -> str:
     boundaries as Python 2; the words are joined by a space where Python 2
     folded with "\\n " (a line fold that HTTP/1.1 servers may reject).
     """
-    if all(c in _PRINTABLE for c in value):
+    if all(c in _PRINTABLE for c in value) and not _ENCODED_WORD.search(value):
         return value
+    # (a printable value that reads as an encoded word is encoded too: sent
+    # as it is, every reader -- 1space, the shunt -- would decode it)
     words, chunk = [], ""
     for char in value:
         data = (chunk + char).encode("utf-8")
@@ -208,13 +210,14 @@ def _normalized(meta: Mapping[str, str]) -> dict[str, str]:
                 key = key[len(prefix):]
                 break
         if key not in INTERNAL_KEYS:
-            out[key] = mime_decode(value)
+            out[key] = value
     return out
 
 
 def metadata_equal(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
     """Whether two sets of user metadata agree, so that no metadata-only
     update is needed.  Keys compare case-insensitively with or without their
-    ``X-Object-Meta-``/``x-amz-meta-`` prefix; values compare decoded;
-    internal fields are ignored."""
+    ``X-Object-Meta-``/``x-amz-meta-`` prefix; values compare exactly (S3
+    values decoded first: :func:`from_s3_metadata`); internal fields are
+    ignored."""
     return _normalized(a) == _normalized(b)

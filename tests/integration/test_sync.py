@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from http.client import HTTPConnection
@@ -356,6 +357,23 @@ def test_a_post_changing_only_content_headers_reaches_the_remote(lab, tmp_path, 
                                                          for k, v in changed.items()}
     out = "".join(sync_all_nodes(configs))  # converged: no update on every pass
     assert "updated metadata" not in out, out
+
+
+@pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
+def test_metadata_that_reads_as_an_encoded_word_arrives_literally(lab, tmp_path, unique,
+                                                                   target):
+    """A value like "=?UTF-8?Q?hi?=" was sent as it is, and every reader of
+    the S3 copy (onespace's shunt, 1space) decoded it to "hi"."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique)
+    meta = {"literal": "=?UTF-8?Q?hi?=", "plain": "=? not a word"}
+    conn.put_object(container, "o", b"x",
+                    headers={"X-Object-Meta-" + k: v for k, v in meta.items()})
+    sync_all_nodes(configs)
+    assert view.get("o")[2] == meta
+    for path in tmp_path.glob("status*"):
+        shutil.rmtree(path)
+    out = "".join(sync_all_nodes(configs))  # compared as they are: in sync
+    assert "updated metadata" not in out and "uploaded" not in out.replace("0 uploaded", ""), out
 
 
 @pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
