@@ -163,7 +163,9 @@ def test_lifecycle_rule_merged_on_seaweedfs(lab, tmp_path, unique):
 
 def test_lifecycle_rules_for_every_container_of_a_per_account_mapping(lab, tmp_path, unique):
     """The containers of a per-account S3 mapping share one bucket: each gets
-    its own rule (they used to stop at the first container)."""
+    its own rule (they used to stop at the first container).  Three nodes
+    write the bucket's lifecycle at once, a container each at a time: a
+    rule another writer's read-modify-write replaced is put again."""
     admin = lab.swift_connection("admin")
     account = "AUTH_life" + unique
     local = swiftclient.Connection(preauthurl=lab.proxy_url + "/v1/" + account,
@@ -171,14 +173,14 @@ def test_lifecycle_rules_for_every_container_of_a_per_account_mapping(lab, tmp_p
     bucket = "life-" + unique
     view = RemoteView(lab, "seaweedfs", bucket)
     view.create()
-    for n in range(3):
+    for n in range(8):
         local.put_container("c%d" % n)
         local.put_object("c%d" % n, "o", b"x")
     mapping = lab.s3_mapping("/*", bucket, account=account, remote_delete_after=DAY)
-    sync_all_nodes(node_configs(lab, tmp_path, [mapping]))
+    sync_all_nodes(node_configs(lab, tmp_path, [mapping], enumerator_workers=8))
     rules = view.s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     prefixes = {r["Filter"]["Prefix"] for r in rules}
-    for n in range(3):
+    for n in range(8):
         assert naming.s3_listing_prefix(account, "c%d" % n) in prefixes, rules
 
 

@@ -164,6 +164,25 @@ class FakeS3:
         self.rules = rules
 
 
+NO_PAUSE = lambda seconds: None  # noqa: E731
+
+
+class RacingS3(FakeS3):
+    """Another daemon's read-modify-write replaces the first ``clobbers`` PUTs
+    with the rules it read before them."""
+
+    def __init__(self, rules=None, clobbers=1):
+        super().__init__(rules)
+        self.clobbers = clobbers
+
+    def put_lifecycle_rules(self, rules):
+        before = self.lifecycle_rules()
+        super().put_lifecycle_rules(rules)
+        if self.clobbers:
+            self.clobbers -= 1
+            self.rules = before + [{"ID": "other-%d" % self.puts}]
+
+
 def s3_mapping(**kw):
     m = Mapping(protocol="s3", account="AUTH_a", container="c", remote_delete_after=86400)
     m.update(kw)
@@ -172,7 +191,7 @@ def s3_mapping(**kw):
 
 def test_ensure_lifecycle_rule_keeps_other_rules_and_is_idempotent():
     fake = FakeS3([THEIRS])
-    assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
+    assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
     assert fake.rules[0] == THEIRS
     ours, manifests = fake.rules[1:]
     assert ours["ID"] == "onespace-" + "f" * 16
@@ -181,21 +200,24 @@ def test_ensure_lifecycle_rule_keeps_other_rules_and_is_idempotent():
     assert manifests["ID"] == ours["ID"] + "-manifests"
     assert manifests["Filter"]["Prefix"] == naming.s3_manifest_prefix("AUTH_a", "c")
     assert manifests["Expiration"] == ours["Expiration"]
-    assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
+    assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
     assert fake.puts == 1  # already in place: no second PUT
 
 
 def test_ensure_lifecycle_rule_custom_prefix():
     fake = FakeS3()
-    ensure_lifecycle_rule(s3_mapping(custom_prefix="my/pre"), "AUTH_a", "c", fake)
+    ensure_lifecycle_rule(s3_mapping(custom_prefix="my/pre"), "AUTH_a", "c", fake,
+                          pause=NO_PAUSE)
     # the manifests (my/pre/.manifests/) lie inside the prefix: one rule covers both
     assert [r["Filter"] for r in fake.rules] == [{"Prefix": "my/pre/"}]
 
 
 def test_ensure_lifecycle_rule_off_or_swift():
     fake = FakeS3()
-    assert not ensure_lifecycle_rule(s3_mapping(remote_delete_after=0), "AUTH_a", "c", fake)
-    assert not ensure_lifecycle_rule(s3_mapping(protocol="swift"), "AUTH_a", "c", fake)
+    assert not ensure_lifecycle_rule(s3_mapping(remote_delete_after=0), "AUTH_a", "c", fake,
+                                     pause=NO_PAUSE)
+    assert not ensure_lifecycle_rule(s3_mapping(protocol="swift"), "AUTH_a", "c", fake,
+                                     pause=NO_PAUSE)
     assert fake.rules is None
 
 
@@ -204,7 +226,7 @@ def test_unsupported_lifecycle_is_one_warning(caplog):
                             reason="MalformedXML")
     fake = FakeS3(refuse=refused)
     with caplog.at_level(logging.WARNING, "onespace.sync"):
-        assert not ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
+        assert not ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
     assert len(caplog.records) == 1
     assert "containers[0] (AUTH_a/c -> s3 b)" in caplog.text
     assert "MalformedXML" in caplog.text
@@ -213,7 +235,7 @@ def test_unsupported_lifecycle_is_one_warning(caplog):
 def test_lifecycle_retriable_error_raises():
     fake = FakeS3(refuse=ProviderError("m", "put lifecycle", status=503))
     with pytest.raises(ProviderError):
-        ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake)
+        ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
 
 
 # ---------------------------------------------------------------- container headers
@@ -285,3 +307,19 @@ def test_sync_container_headers_off_does_nothing():
     assert sync_container_headers(Mapping(protocol="swift"), "AUTH_a", "c",
                                   FakeCluster({}), remote) == {}
     assert remote.posts == []
+
+
+def test_ensure_lifecycle_rule_puts_again_what_another_writer_replaced():
+    fake = RacingS3([THEIRS], clobbers=2)
+    assert ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
+    assert fake.puts == 3
+    ids = [r["ID"] for r in fake.rules]
+    assert ids[:3] == [THEIRS["ID"], "other-1", "other-2"], ids  # theirs kept too
+    assert "onespace-" + "f" * 16 in ids
+
+
+def test_ensure_lifecycle_rule_gives_up_on_a_bucket_that_keeps_replacing_it(caplog):
+    fake = RacingS3(clobbers=100)
+    assert not ensure_lifecycle_rule(s3_mapping(), "AUTH_a", "c", fake, pause=NO_PAUSE)
+    assert fake.puts == 5
+    assert "keeps being replaced" in caplog.text
