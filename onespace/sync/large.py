@@ -458,7 +458,9 @@ def remote_matches(source, remote, protocol, convert_dlo=False):
         return False
     if protocol == "swift":
         as_slo = source.kind == "slo" or converts(source, convert_dlo)
-        if as_slo != config_true_value(remote.headers.get("x-static-large-object")):
+        remote_slo = config_true_value(remote.headers.get("x-static-large-object"))
+        # a DLO goes as an SLO when the remote holds stale segments under its prefix
+        if as_slo != remote_slo and not (source.kind == "dlo" and remote_slo):
             return False
     if source.kind == "dlo":
         return remote.internal.get(hdrs.DLO_ETAG_KEY) == source.etag

@@ -656,7 +656,14 @@ class LargeObjects:
     def _upload_swift(self, job):
         source, local = job.source, job.local
         if source.kind == "dlo" and not large.converts(source, self.convert_dlo):
-            return self._upload_swift_dlo(job)
+            stale = self._stale_remote_segments(job)
+            if not stale:
+                return self._upload_swift_dlo(job)
+            # a remote DLO would serve them too; an SLO names exactly the local ones
+            LOG.warning("%s: sent as an SLO: the remote %s holds %d segment(s) under its "
+                        "prefix that it lacks locally (e.g. %r)", self._name(job.row.name),
+                        self._remote_segments_container(source.dlo_container), len(stale),
+                        stale[0])
         pieces, sent, segments = source.pieces, 0, []
         if self.convert_dlo:
             plan = large.plan_parts([p.length for p in pieces], self.min_part,
@@ -696,6 +703,16 @@ class LargeObjects:
 
     def _remote_path(self, piece):
         return "/%s/%s" % (self._remote_segments_container(piece.container), piece.name)
+
+    def _stale_remote_segments(self, job):
+        """Remote segments under a DLO's prefix that the local DLO lacks (a
+        local segment was removed since they were copied): names, sorted."""
+        source = job.source
+        prov = self._segment_provider(source.dlo_container, job)
+        local = {e["name"] for e in source.listing}
+        job.requests += 1
+        return sorted(e.name for e in prov.iter_list(prefix=source.dlo_prefix)
+                      if not e.is_prefix and e.name not in local)
 
     def _upload_swift_dlo(self, job):
         source, sent = job.source, 0

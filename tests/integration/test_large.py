@@ -323,6 +323,16 @@ def test_slo_and_dlo_to_swift_reuse_segments(lab, tmp_path, unique):
     after = remote.segments()
     assert {k: v for k, v in after.items() if k != "shared/03"} == before
     assert remote.body("dlo") == content + extra
+    # a removed local segment: a remote DLO would still serve its copy, so
+    # the object goes as an SLO over exactly the local segments
+    local.conn.delete_object(local.segments, "shared/01")
+    out = resync(tmp_path, configs)
+    assert "sent as an SLO" in out, out
+    assert remote.body("dlo") == content[:300000] + content[500000:] + extra
+    assert remote.segments() == after  # nothing removed remotely: the SLO still uses them
+    assert remote.body("slo") == content
+    out = resync(tmp_path, configs)
+    assert "uploaded AUTH_test/" not in out, out
 
 
 @pytest.mark.parametrize("target", S3_TARGETS)

@@ -354,7 +354,11 @@ ONESPACE_1_ETAG = large.mpu_etag([md5(b"0"), md5(b"1")])
      mapping(protocol="swift", convert_dlo=True), Action.NOTHING),
     (local(slo=False), dlo_source(), remote(internal={"swift-source-dlo-etag": "d" * 32},
                                             headers=SWIFT_SLO),
-     mapping(protocol="swift"), Action.UPLOAD),                        # convert_dlo turned off
+     mapping(protocol="swift"), Action.NOTHING),  # convert_dlo off, or stale remote segments:
+    # the same data as an SLO is a good copy (a DLO would serve other segments too)
+    (local(slo=False), dlo_source(), remote(internal={"swift-source-dlo-etag": "e" * 32},
+                                            headers=SWIFT_SLO),
+     mapping(protocol="swift"), Action.UPLOAD),
 ])
 def test_decide_large(loc, source, rem, m, expected):
     assert large.decide_large(loc, source, rem, m).action == expected
