@@ -365,6 +365,17 @@ class LocalCluster:
             return None
         return LocalObject(resp.headers)
 
+    def tombstone_time(self, account, container, obj):
+        """X-Backend-Timestamp of the object's tombstone when it is gone
+        (Swift's 404 names it), else None."""
+        path = self.client.make_path(account, container, obj)
+        resp = self._readable(self.client.make_request("HEAD", path, {}, (2, 404)),
+                              account, container, obj)
+        close_if_possible(resp.app_iter)
+        if resp.status_int != 404:
+            return None
+        return resp.headers.get("X-Backend-Timestamp")
+
     def get_object(self, account, container, obj, headers=None):
         """(LocalObject, body iterator) or (None, None) when gone; the body is streamed."""
         path = self.client.make_path(account, container, obj)

@@ -144,6 +144,15 @@ def same_data(local, remote):
     return local.etag in (remote.etag, remote.internal.get(hdrs.SOURCE_ETAG_KEY))
 
 
+def archived_by_onespace(backend_timestamp):
+    """Does a local 404's X-Backend-Timestamp name onespace's archive delete
+    (so a verified remote copy stands in for the object)?"""
+    try:
+        return bool(backend_timestamp) and Timestamp(backend_timestamp).offset == ARCHIVE_OFFSET
+    except ValueError:
+        return False
+
+
 def archive_timestamp(local_timestamp):
     """The X-Timestamp of an archiving DELETE.
 

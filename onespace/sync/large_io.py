@@ -36,9 +36,9 @@ from onespace import headers as hdrs
 from onespace import naming
 from onespace.cluster import LocalObject
 from onespace.faults import checkpoint
-from onespace.providers.base import IntegrityError, ProviderError, updated_internal
+from onespace.providers.base import IntegrityError, NotFound, ProviderError, updated_internal
 from onespace.sync import large
-from onespace.sync.decide import Action, archive_timestamp
+from onespace.sync.decide import Action, archive_timestamp, archived_by_onespace
 from onespace.sync.expiry import expiry_differs
 from onespace.sync.large import LargeObjectError, Piece, SourceChanged
 from onespace.sync.worker import DONE, FAILED, RETRY, BodyReader, Outcome
@@ -212,12 +212,33 @@ class LargeObjects:
         local, body = self.cluster.get_object(self.account, piece.container, piece.name,
                                               headers=headers)
         if local is None:
-            raise changed("segment %s is missing" % self._name(piece.name, piece.container))
+            archived = self._archived_copy(piece.container, piece.name, piece.etag,
+                                           (first, first + span.length - 1))
+            if archived is None:
+                raise changed("segment %s is missing" % self._name(piece.name, piece.container))
+            return BodyReader(archived[1], on_bytes=on_bytes)
         if piece.etag and local.etag != piece.etag:
             close_if_possible(body)
             raise changed("segment %s changed (ETag %s, expected %s)"
                           % (self._name(piece.name, piece.container), local.etag, piece.etag))
         return BodyReader(body, on_bytes=on_bytes)
+
+    def _archived_copy(self, container, name, etag, byte_range=None):
+        """(RemoteObject, body) of the remote copy of a segment that onespace
+        archived from this very container (segments beside their manifest,
+        archived as objects of their own before it), or None.  Only a copy
+        of the expected ETag counts; its local tombstone must be onespace's."""
+        if container != self.container or not archived_by_onespace(
+                self.cluster.tombstone_time(self.account, container, name)):
+            return None
+        try:
+            remote, body = self.provider.get(self.syncer.remote_key(name), byte_range=byte_range)
+        except NotFound:
+            return None
+        if etag and etag not in (remote.etag, remote.internal.get(hdrs.SOURCE_ETAG_KEY)):
+            body.close()
+            return None
+        return remote, body
 
     def read_source(self, name, local):
         """(LocalObject, LargeSource) of a large object, or (None, None) when gone."""
@@ -231,13 +252,38 @@ class LargeObjects:
                 "slo", local.etag, tuple(pieces), manifest=body, entries=tuple(entries),
                 segments=tuple(dict.fromkeys(segments)))
         container, prefix = large.dlo_prefix(local.headers["x-object-manifest"])
-        listing = self.list_segments(container, prefix)
+        listing = self.dlo_listing(container, prefix)
         segments = [(container, e["name"], large.listing_etag(e["hash"])) for e in listing
                     if not (container == self.container and e["name"] == name)]
         return local, large.LargeSource(
             "dlo", large.dlo_etag(listing), tuple(large.dlo_pieces(container, listing)),
             segments=tuple(segments), dlo_container=container, dlo_prefix=prefix,
             listing=tuple(listing))
+
+    def dlo_listing(self, container, prefix):
+        """The segments a DLO reads (listing entries), wherever they are now."""
+        listing = self.list_segments(container, prefix)
+        if container == self.container:
+            listing = self._with_archived_segments(listing, prefix)
+        return listing
+
+    def _with_archived_segments(self, listing, prefix):
+        """A DLO's local listing of segments beside it, plus the ones onespace
+        archived already (listed remotely, their local tombstone ours): the
+        local listing alone would leave their data out of the copy."""
+        names = {e["name"] for e in listing}
+        base = self.syncer.listing_prefix()
+        added = []
+        for entry in self.provider.iter_list(prefix=self.syncer.remote_key(prefix)):
+            name = entry.name[len(base):]
+            if entry.is_prefix or name in names or not archived_by_onespace(
+                    self.cluster.tombstone_time(self.account, self.container, name)):
+                continue
+            etag = entry.etag
+            if "-" in (etag or ""):  # uploaded in parts: the Swift ETag is kept beside
+                etag = self.provider.head(entry.name).internal.get(hdrs.SOURCE_ETAG_KEY)
+            added.append({"name": name, "bytes": entry.size, "hash": etag or ""})
+        return sorted(list(listing) + added, key=lambda e: e["name"]) if added else listing
 
     def _expand(self, pieces, depth):
         """Nested SLOs replaced by (the needed range of) their own pieces."""
@@ -321,7 +367,7 @@ class LargeObjects:
         if job.source.kind == "dlo":
             # a DLO is whatever its prefix lists now: a segment added or
             # changed since the copy would be lost with the local manifest
-            listing = self.list_segments(job.source.dlo_container, job.source.dlo_prefix)
+            listing = self.dlo_listing(job.source.dlo_container, job.source.dlo_prefix)
             if large.dlo_etag(listing) != job.source.etag:
                 raise SourceChanged("DLO %s: its segments changed since they were copied"
                                     % self._name(job.row.name))
@@ -608,7 +654,10 @@ class LargeObjects:
         expiry = _settable(wanted)
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:
-            raise self._changed(job)("segment %s is missing" % self._name(name, container))
+            archived = self._archived_copy(container, name, etag)
+            if archived is None:
+                raise self._changed(job)("segment %s is missing" % self._name(name, container))
+            local, body = _as_local(*archived)
         reader = BodyReader(body, on_bytes=self.tick)
         try:
             if etag and local.etag != etag:
@@ -742,6 +791,14 @@ class LargeObjects:
             reader.close()
         job.requests += 1
         return sent, "%d segments" % len(source.listing)
+
+
+def _as_local(remote, body):
+    """A remote copy read in place of a local object: (LocalObject, body)."""
+    headers = {"ETag": remote.internal.get(hdrs.SOURCE_ETAG_KEY) or remote.etag,
+               "Content-Length": str(remote.size), "Content-Type": remote.content_type or ""}
+    headers.update(hdrs.to_swift_headers(remote.metadata))
+    return LocalObject(headers), body
 
 
 def _settable(headers):

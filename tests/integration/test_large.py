@@ -507,6 +507,42 @@ def test_archive_slo_and_dlo_removing_segments(lab, tmp_path, unique, target):
     assert remote.body("slo") == slo and remote.get("slo")[2].get("k") == "v"
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_archive_of_large_objects_whose_segments_live_beside_them(lab, tmp_path, unique,
+                                                                  target):
+    """Segments in the mapped container are objects of their own: archived
+    first (their rows come first), the SLO's copy could no longer read them
+    and failed for good, and a DLO's copy listed none of them (so it would
+    have archived without their data).  The remote copies of segments
+    onespace archived now stand in for them."""
+    local, remote, configs = setup(lab, tmp_path, unique, target, nodes=1, retain_local=False,
+                                   retain_local_segments=False)
+    c = local.container
+    # (not "big/00": SeaweedFS cannot hold a key "big" beside a "directory" big/)
+    segs = [("big.%02d" % i, blob(size, "beside-%d" % i))
+            for i, size in enumerate([6 * MiB, 1000, 2000])]
+    for name, data in segs:
+        local.conn.put_object(c, name, data)
+    local.conn.put_object(c, "big", json.dumps(
+        [{"path": "/%s/%s" % (c, n), "etag": md5(d), "size_bytes": len(d)} for n, d in segs]),
+        query_string="multipart-manifest=put")
+    slo = b"".join(d for _, d in segs)
+    dsegs = [("d.%02d" % i, blob(500 + i, "dlo-%d" % i)) for i in range(3)]
+    for name, data in dsegs:
+        local.conn.put_object(c, name, data)
+    local.put_dlo("d", "d.", container=c)
+    dlo = b"".join(d for _, d in dsegs)
+    # the segments' rows come first: archived before their large objects are read
+    rc, out = run_once(configs[0])
+    rc, out2 = run_once(configs[0])
+    out += out2
+    assert rc == 0, out
+    assert "is missing" not in out, out
+    assert remote.body("big") == slo, out
+    assert remote.body("d") == dlo, out
+    assert [o["name"] for o in local.conn.get_container(c)[1]] == [], out
+
+
 def test_swift_remote_segment_of_an_archived_slo_is_never_overwritten(lab, tmp_path, unique):
     """Remote segments keep their local names without the local container:
     an SLO whose segments live in another local container under the same

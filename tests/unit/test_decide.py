@@ -169,3 +169,11 @@ def test_s3_copies_record_the_local_expiry(local_at, recorded, protocol, expecte
     got = decide_object(local(extra=extra), remote(internal=recorded),
                         mapping(protocol=protocol), now=0)
     assert got.action is expected, got
+
+
+def test_archived_by_onespace_reads_the_tombstone_offset():
+    from onespace.sync.decide import archived_by_onespace
+    assert archived_by_onespace(archive_timestamp("1700000000.12345"))
+    assert not archived_by_onespace("1700000000.12345")            # a client's delete
+    assert not archived_by_onespace("1700000000.12345_0000000000000001")
+    assert not archived_by_onespace(None) and not archived_by_onespace("garbage")
