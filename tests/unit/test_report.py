@@ -45,6 +45,20 @@ def test_rows_not_due_are_waiting_and_lag_counts_from_due(tmp_path):
     assert e["oldest_unsynced_age"] == 400.0  # due 400 s ago, written 4000 s ago
 
 
+def test_posted_rows_count_from_the_post_and_archive_tombstones_not_at_all(tmp_path):
+    from swift.common.utils import encode_timestamps
+    from onespace.sync.decide import archive_timestamp
+    b = broker(tmp_path, {"plain": NOW - 4000})
+    # written long ago, POSTed 4 s ago: waiting again (copy_after counts from the change)
+    b.put_object("posted", encode_timestamps(Timestamp(NOW - 5000), Timestamp(NOW - 5000),
+                                             Timestamp(NOW - 4)), 1, "text/plain", "etag")
+    b.delete_object("archived", archive_timestamp(NOW - 4000))  # onespace's own: no work
+    b.delete_object("deleted", Timestamp(NOW - 4000).internal)  # a client's: to propagate
+    e = entry()
+    report._add_database(e, progress(), LocalDB(b, (), "id", "AUTH_a/c"), 3600, NOW)
+    assert (e["rows_behind"], e["rows_waiting"]) == (2, 1)
+
+
 def test_sharding_root_counts_only_rows_it_handles(tmp_path):
     b = broker(tmp_path, {"a%d" % i: NOW - 100 for i in range(6)})
     b.delete_object("a0", Timestamp(NOW - 50).internal)
