@@ -609,13 +609,10 @@ class MigratorDaemon:
             if swift_source and d.is_manifest(obj.headers):
                 return self._copy_manifest(job, job.bucket, source.name, obj, body,
                                            source.etag or obj.etag, refusal_of=source)
-            if not self._selected(job, obj):
-                return {"skipped": 1}
-            when = d.copy_time(self._source_time(job.provider, obj, source), local)
-            headers = self._copy_headers(job, obj, when, source.etag or obj.etag)
-            refusal = d.metadata_refusal(headers)
-            if refusal:
-                return self._refused(job, source, refusal)
+            prepared = self._prepare_copy(job, source, obj, local)
+            if isinstance(prepared, dict):
+                return prepared  # not selected, or refused
+            when, headers = prepared
             plan = self._multipart_plan(job, source, obj)
             if plan is not None:
                 result = self._copy_as_slo(job, source.name, obj.size, body, dict(headers),
@@ -640,10 +637,9 @@ class MigratorDaemon:
         headers.update(d.migrated_headers(when, source_etag, job.mark))
         return headers
 
-    def _copy_symlink(self, job, source, obj, local):
-        """A Swift source's symlink (``symlink=get``) as a local symlink to
-        the same target (``decide.local_symlink_headers``), written through
-        the private pipeline's symlink middleware."""
+    def _prepare_copy(self, job, source, obj, local):
+        """(time, headers) of a copy of the listed ``obj``, or the item's
+        result instead: not selected, or metadata the local cluster refuses."""
         if not self._selected(job, obj):
             return {"skipped": 1}
         when = d.copy_time(self._source_time(job.provider, obj, source), local)
@@ -651,6 +647,16 @@ class MigratorDaemon:
         refusal = d.metadata_refusal(headers)
         if refusal:
             return self._refused(job, source, refusal)
+        return when, headers
+
+    def _copy_symlink(self, job, source, obj, local):
+        """A Swift source's symlink (``symlink=get``) as a local symlink to
+        the same target (``decide.local_symlink_headers``), written through
+        the private pipeline's symlink middleware."""
+        prepared = self._prepare_copy(job, source, obj, local)
+        if isinstance(prepared, dict):
+            return prepared
+        _, headers = prepared
         headers.update(d.local_symlink_headers(obj.headers, job.provider.account, job.bucket,
                                                job.container))
         headers["Content-Length"] = "0"

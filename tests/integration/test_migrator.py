@@ -671,11 +671,12 @@ def test_processes_split_the_containers(lab, tmp_path, unique):
         assert local_names(conn, b) == ["o"]
 
 
-def test_two_migrations_into_one_container_delete_only_their_own(lab, tmp_path, unique):
-    """Two buckets merged into one container: each migration's source lacks
-    the other's objects, and neither may delete them."""
+def merged_migrations(lab, tmp_path, unique, tag):
+    """Buckets with a1, a2 and b1, b2 migrated into one container, once:
+    (s3, first bucket, second bucket, container, config, swift connection)."""
     s3 = lab.s3_client()
-    first, second, container = "mig-m1-" + unique, "mig-m2-" + unique, "merged-" + unique
+    first, second = "mig-%s1-%s" % (tag, unique), "mig-%s2-%s" % (tag, unique)
+    container = "merged%s-%s" % (tag, unique)
     for bucket, names in ((first, ["a1", "a2"]), (second, ["b1", "b2"])):
         s3.create_bucket(Bucket=bucket)
         put_s3(s3, bucket, names)
@@ -685,6 +686,13 @@ def test_two_migrations_into_one_container_delete_only_their_own(lab, tmp_path, 
     migrate(config)
     conn = lab.swift_connection("test")
     assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    return s3, first, second, container, config, conn
+
+
+def test_two_migrations_into_one_container_delete_only_their_own(lab, tmp_path, unique):
+    """Two buckets merged into one container: each migration's source lacks
+    the other's objects, and neither may delete them."""
+    s3, first, second, container, config, conn = merged_migrations(lab, tmp_path, unique, "m")
     s3.delete_object(Bucket=first, Key="a1")
     migrate(config)
     migrate(config)
@@ -952,17 +960,7 @@ def test_two_migrations_into_one_container_when_one_source_is_gone(lab, tmp_path
     its copies go, the second one's stay (and so does the container).  Two
     buckets of the same name at two endpoints cannot be told apart by their
     copies' mark: neither migration deletes anything then."""
-    s3 = lab.s3_client()
-    first, second, container = "mig-g1-" + unique, "mig-g2-" + unique, "mergedg-" + unique
-    for bucket, names in ((first, ["a1", "a2"]), (second, ["b1", "b2"])):
-        s3.create_bucket(Bucket=bucket)
-        put_s3(s3, bucket, names)
-    config = migrator_config(lab, tmp_path / "m.json", [
-        s3_migration(lab, first, container=container),
-        s3_migration(lab, second, container=container)])
-    migrate(config)
-    conn = lab.swift_connection("test")
-    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    s3, first, second, container, config, conn = merged_migrations(lab, tmp_path, unique, "g")
     for key in ("a1", "a2"):
         s3.delete_object(Bucket=first, Key=key)
     s3.delete_bucket(Bucket=first)
