@@ -118,16 +118,17 @@ def local_segments_container(aws_bucket: str, remote_container: str, container: 
 
 
 # Key shapes that some S3 servers store under another name: SeaweedFS keeps
-# "a/" as an empty directory, "a//b" as "a/b" and "/a" as "a", so two local
+# "a/" as an empty directory, "a//b" and "a\\b" as "a/b", "/a" as "a", so two local
 # objects could share one remote copy.  ``providers.s3`` probes a bucket for
 # them (a probe key per shape, '%s' being a unique name) before sending one.
-KEY_SHAPES = {"leading '/'": "/%s", "'//'": "%s//x", "trailing '/'": "%s/"}
+KEY_SHAPES = {"leading '/'": "/%s", "'//'": "%s//x", "trailing '/'": "%s/",
+              "'\\'": "%s\\x"}  # a backslash: SeaweedFS reads it as '/'
 
 
 def key_shapes(key: str) -> list[str]:
     """Which of :data:`KEY_SHAPES` ``key`` has."""
     found = [(key.startswith("/"), "leading '/'"), ("//" in key, "'//'"),
-             (key.endswith("/"), "trailing '/'")]
+             (key.endswith("/"), "trailing '/'"), ("\\" in key, "'\\'")]
     return [shape for present, shape in found if present]
 
 

@@ -44,6 +44,8 @@ def remote_delete_at(mapping, object_time, local_delete_at=None, segment=False):
     the row's data time): the remote copy expires ``remote_delete_after``
     seconds after the original write, however late it was copied.
     ``remote_delete_after`` wins over ``propagate_expiration``, as in 1space.
+    In archive mode the object's own X-Delete-At always counts (the earlier
+    of the two): the remote copy then is the object.
     Segments of a large object (``segment``) get
     ``remote_delete_after_addition`` more, so a manifest never outlives them.
     """
@@ -51,12 +53,16 @@ def remote_delete_at(mapping, object_time, local_delete_at=None, segment=False):
         return None  # S3: a lifecycle rule on the bucket instead
     addition = int(mapping.get("remote_delete_after_addition") or 0) if segment else 0
     after = int(mapping.get("remote_delete_after") or 0)
+    own = int(float(local_delete_at)) if local_delete_at not in (None, "") else None
+    wanted = None
     if after:
-        return int(float(object_time)) + after + addition
-    if mapping.get("propagate_expiration") and local_delete_at not in (None, ""):
-        offset = int(mapping.get("propagate_expiration_offset") or 0)
-        return int(float(local_delete_at)) + offset + addition
-    return None
+        wanted = int(float(object_time)) + after
+    elif mapping.get("propagate_expiration") and own is not None:
+        wanted = own + int(mapping.get("propagate_expiration_offset") or 0)
+    if not mapping.get("retain_local", True) and own is not None:
+        # archived, the remote copy is the object: it expires when the object would
+        wanted = own if wanted is None else min(wanted, own)
+    return None if wanted is None else wanted + addition
 
 
 def delete_at_headers(mapping, delete_at):

@@ -395,9 +395,10 @@ class LargeObjects:
         for container, name, etag in job.source.segments:
             if container == self.container and name == job.row.name:
                 continue
-            if job.source.kind == "slo" and not name.startswith(job.row.name + "/"):
-                # Swift's clients name an SLO's own segments after it
+            if not name.startswith(job.row.name + "/"):
+                # Swift's clients name an SLO's or DLO's own segments after it
                 # (<object>/...); others may be read by other large objects too
+                # (two DLOs over one prefix, an SLO over another's segments)
                 kept += 1
                 LOG.info("keeping segment %s: not named after %s, it may serve other "
                          "objects", self._name(name, container), self._name(job.row.name))

@@ -70,6 +70,23 @@ def test_archive_removes_an_expiry_nobody_asks_for_any_more(lab, tmp_path, uniqu
         assert "x-delete-at" not in remote.head_object(segments, name), name
 
 
+def test_archive_to_swift_keeps_the_objects_own_expiry(lab, tmp_path, unique):
+    """Archived without propagate_expiration, the remote copy had no
+    X-Delete-At: the object outlived its expiry (the shunt served it)."""
+    local = Local(lab, unique)
+    bucket = "dst-" + unique
+    configs = node_configs(lab, tmp_path, [mapping_for(lab, "swift", local.container, bucket,
+                                                       retain_local=False)])
+    expires = int(time.time()) + 10 * DAY
+    local.conn.put_object(local.container, "plain", b"data",
+                          headers={"X-Delete-At": str(expires)})
+    local.put_slo("big", [1000, 2000], headers={"X-Delete-At": str(expires)})
+    sync_all_nodes(configs)
+    assert local.conn.get_container(local.container)[1] == []  # archived
+    for name in ("plain", "big"):
+        assert int(remote_headers(lab, bucket, name)["x-delete-at"]) == expires, name
+
+
 def test_remote_delete_after_on_swift_slo_segments_get_the_addition(lab, tmp_path, unique):
     local = Local(lab, unique)
     bucket = "dst-" + unique

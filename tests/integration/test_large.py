@@ -488,12 +488,20 @@ def test_archive_slo_and_dlo_removing_segments(lab, tmp_path, unique, target):
     local, remote, configs = setup(lab, tmp_path, unique, target, nodes=1, retain_local=False,
                                    retain_local_segments=False)
     slo = local.put_slo("slo", [5 * MiB, 2 * MiB], headers={"X-Object-Meta-K": "v"})
-    dlo_segs = local.put_segments("dlo-", [1000, 2000])
-    local.put_dlo("dlo", "dlo-")
+    dlo_segs = local.put_segments("dlo/", [1000, 2000])
+    # another DLO over the same segments, archived first: they are not named
+    # after it, so they stay for "dlo" (they used to go, and "dlo" was
+    # then archived as 0 bytes)
+    local.put_dlo("alias", "dlo/")
     keep = local.put_segments("other-", [10])  # not used by either: stays
     rc, out = run_once(configs[0])
     assert rc == 0, out
-    assert out.count("archived AUTH_test/") == 2, out
+    assert remote.body("alias") == b"".join(d for _, d in dlo_segs)
+    local.put_dlo("dlo", "dlo/")
+    rc, out2 = run_once(configs[0])
+    out += out2
+    assert rc == 0, out
+    assert out.count("archived AUTH_test/") == 3, out
     assert remote.body("slo") == slo
     assert remote.body("dlo") == b"".join(d for _, d in dlo_segs)
     assert local.get("slo") is None and local.get("dlo") is None

@@ -378,14 +378,14 @@ def test_metadata_that_reads_as_an_encoded_word_arrives_literally(lab, tmp_path,
 
 @pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
 def test_names_an_s3_server_would_store_under_another_name(lab, tmp_path, unique, target):
-    """SeaweedFS stores "x//y" as "x/y", "/lead" as "lead" and "dir/" as an
-    empty directory: archived, "x//y" and "x/y" shared one remote copy and one
+    """SeaweedFS stores "x//y" and "x\\y" as "x/y", "/lead" as "lead" and "dir/"
+    as an empty directory: archived, "x//y" and "x/y" shared one remote copy and one
     of them was lost; "dir/" was re-sent forever.  The bucket is probed for
     such shapes; where the server renames them they fail, named, and stay
     local.  Servers that keep them (Swift's s3api) get them as they are."""
     conn, container, view, configs = setup_sync(lab, tmp_path, target, unique,
                                                 retain_local=False)
-    odd = {"x//y": b"double", "/lead": b"leading", "dir/": b"trailing"}
+    odd = {"x//y": b"double", "/lead": b"leading", "dir/": b"trailing", "x\\y": b"back"}
     for name, data in dict(odd, **{"x/y": b"single", "lead": b"plain"}).items():
         conn.put_object(container, name, data)
     out = "".join(sync_all_nodes(configs, expect_rc=None))

@@ -45,6 +45,12 @@ def swift(**kw):
     (swift(propagate_expiration=True, remote_delete_after_addition=60), "1800000000", True,
      1800000060),                                                        # segments outlive too
     (dict(swift(remote_delete_after=3600), protocol="s3"), "1800000000", False, None),
+    # archive mode: the copy is the object, and expires when it would
+    (swift(retain_local=False), "1800000000", False, 1800000000),
+    (swift(retain_local=False), None, False, None),
+    (swift(retain_local=False, remote_delete_after=3600), "1800000000", False, int(T) + 3600),
+    (swift(retain_local=False, remote_delete_after=3600), str(int(T) + 60), False, int(T) + 60),
+    (swift(retain_local=False, remote_delete_after_addition=60), "1800000000", True, 1800000060),
 ])
 def test_remote_delete_at(mapping, local_delete_at, segment, expected):
     assert expiry.remote_delete_at(mapping, T, local_delete_at, segment) == expected
