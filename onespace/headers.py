@@ -15,8 +15,10 @@ import base64
 import re
 import string
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from email.errors import HeaderParseError
 from email.header import decode_header
+from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 SWIFT_META_PREFIX = "x-object-meta-"
@@ -43,20 +45,46 @@ CONTENT_HEADERS = ("content-encoding", "content-disposition", "content-language"
                    "cache-control", "expires")
 
 
-def content_headers(headers, absent=False):
+def content_headers(headers, absent=False, s3=False):
     """The CONTENT_HEADERS that ``headers`` (lowercase names) sets.
 
     With ``absent`` the ones it lacks come too, as None: a metadata update
     of a remote copy then removes them (a Swift POST removed them locally).
+    With ``s3``, Expires as S3 servers take it (:func:`s3_expires`).
     """
-    if absent:
-        return {name: headers.get(name) or None for name in CONTENT_HEADERS}
-    return {name: headers[name] for name in CONTENT_HEADERS if headers.get(name)}
+    out = {name: headers.get(name) or None for name in CONTENT_HEADERS}
+    if s3 and out["expires"]:
+        out["expires"] = s3_expires(out["expires"])
+    return out if absent else {name: value for name, value in out.items() if value}
 
 
-def content_headers_equal(a, b):
-    """Do two objects' headers (lowercase names) agree on the CONTENT_HEADERS?"""
-    return content_headers(a) == content_headers(b)
+def content_headers_equal(remote, local, s3=False):
+    """Does a remote copy carry the local object's CONTENT_HEADERS (in the
+    form sent to an S3 remote, with ``s3``)?"""
+    return content_headers(remote) == content_headers(local, s3=s3)
+
+
+_EPOCH_DATE = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def s3_expires(value):
+    """An Expires value as an HTTP-date, the only form S3 servers accept
+    (SeaweedFS refuses even a one-digit day).  Swift keeps any string, and
+    HTTP reads one that is no date ("0", "-1") as already expired: that
+    becomes the epoch.  An ISO 8601 date is taken as meant."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return _EPOCH_DATE
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        return format_datetime(when.astimezone(timezone.utc), usegmt=True)
+    except (OverflowError, ValueError):
+        return _EPOCH_DATE
 
 
 # Container and account metadata that configures the cluster holding it

@@ -124,7 +124,8 @@ def decide_same_data(local, remote, mapping, delete_at):
     if remote.content_type != local.content_type or not hdrs.metadata_equal(
             remote.metadata, local.user_metadata):
         return Decision(Action.POST_METADATA, "metadata differs")
-    if not hdrs.content_headers_equal(remote.headers, local.headers):
+    if not hdrs.content_headers_equal(remote.headers, local.headers,
+                                      s3=mapping.get("protocol") == "s3"):
         return Decision(Action.POST_METADATA, "content headers differ")
     if mapping.get("protocol") == "s3" and s3_expiry_differs(remote.internal, local.headers):
         return Decision(Action.POST_METADATA, "recorded local expiry differs")

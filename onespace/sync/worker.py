@@ -220,7 +220,7 @@ class ContainerSyncer:
         """Headers a PUT or POST of ``row`` carries besides type and metadata:
         Content-Encoding and the other content headers, and X-Delete-At.
         None drops a header the remote copy has (a POST carries it over otherwise)."""
-        return dict(hdrs.content_headers(local.headers, absent=True),
+        return dict(hdrs.content_headers(local.headers, absent=True, s3=self.is_s3),
                     **self.expiry_headers(row, local))
 
     def s3_internal(self, local):

@@ -360,6 +360,26 @@ def test_a_post_changing_only_content_headers_reaches_the_remote(lab, tmp_path, 
 
 
 @pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
+def test_expires_values_s3_servers_refuse_are_sent_as_http_dates(lab, tmp_path, unique,
+                                                                 target):
+    """Swift keeps any Expires; SeaweedFS refused "0", a one-digit day or an
+    ISO date (400 MalformedDate), so such objects never synced.  They go as
+    HTTP-dates ("0": already expired, the epoch), and stay in sync."""
+    conn, container, view, configs = setup_sync(lab, tmp_path, target, unique)
+    sent = {"zero": ("0", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            "day": ("Thu, 1 Dec 2044 16:00:00 GMT", "Thu, 01 Dec 2044 16:00:00 GMT"),
+            "iso": ("2044-12-01T10:00:00Z", "Thu, 01 Dec 2044 10:00:00 GMT")}
+    for name, (value, _) in sent.items():
+        conn.put_object(container, name, b"x", headers={"Expires": value})
+    out = "".join(sync_all_nodes(configs))  # exit 0: nothing failed
+    for name, (_, stored) in sent.items():
+        assert remote_content_headers(lab, view, name) == {"expires": stored}, out
+    conn.post_object(container, "zero", headers={"Expires": "-1"})
+    out = "".join(sync_all_nodes(configs))
+    assert "updated metadata" not in out, out  # "-1" and "0" mean the same: in sync
+
+
+@pytest.mark.parametrize("target", ["seaweedfs", "s3api"])
 def test_metadata_that_reads_as_an_encoded_word_arrives_literally(lab, tmp_path, unique,
                                                                    target):
     """A value like "=?UTF-8?Q?hi?=" was sent as it is, and every reader of

@@ -186,3 +186,16 @@ def test_internal_keys_cover_1space_fields():
         "swift-slo-etag", "swift-source-dlo-etag", "combined-etag",
         "x-object-manifest", "x-static-large-object", "swift-source-etag",
         "swift-delete-at"}  # onespace's own: the local expiry of an S3 copy
+
+
+@pytest.mark.parametrize("value, sent", [
+    ("Thu, 01 Dec 2044 16:00:00 GMT", "Thu, 01 Dec 2044 16:00:00 GMT"),
+    ("Thu, 1 Dec 2044 16:00:00 GMT", "Thu, 01 Dec 2044 16:00:00 GMT"),
+    ("2044-12-01T10:00:00Z", "Thu, 01 Dec 2044 10:00:00 GMT"),
+    ("0", "Thu, 01 Jan 1970 00:00:00 GMT"),  # no date: already expired (HTTP)
+    ("garbage", "Thu, 01 Jan 1970 00:00:00 GMT"),
+])
+def test_s3_expires(value, sent):
+    assert h.s3_expires(value) == sent
+    assert h.content_headers({"expires": value}, s3=True) == {"expires": sent}
+    assert h.content_headers({"expires": value}) == {"expires": value}  # Swift keeps it
