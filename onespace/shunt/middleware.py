@@ -42,7 +42,7 @@ from swift.common.swob import (
 )
 from swift.common.header_key_dict import HeaderKeyDict
 from swift.common.http import is_success
-from swift.common.utils import close_if_possible, get_logger, split_path
+from swift.common.utils import Timestamp, close_if_possible, get_logger, split_path
 from swift.proxy.controllers.base import clear_info_cache, get_container_info
 
 from onespace.migrator.listing import ListingOrderError, paged
@@ -63,7 +63,6 @@ from onespace.shunt.restore import (
     PlainRestore,
     SegmentedWriter,
     local_head,
-    segment_present,
     subrequest,
 )
 from onespace.shunt.routes import ConfigWatcher
@@ -235,6 +234,9 @@ class CloudShunt:
             # object matches *, so Swift is asked without it
             ask = Request(dict(env))
             del ask.headers["If-Match"]
+        # a restore is stamped with this time, taken before Swift is asked:
+        # what is written or deleted here after Swift's 404 is newer and wins
+        began = Timestamp.now()
         status, headers, app_iter = ask.call_application(self.app)
 
         def swift_answer():
@@ -257,7 +259,7 @@ class CloudShunt:
         if objects.deleted_here(HeaderKeyDict(headers).get("X-Backend-Timestamp")):
             return swift_answer()  # deleted or expired here: not to be served
         close_if_possible(app_iter)
-        return self.remote_object(req, route, name)(env, start_response)
+        return self.remote_object(req, route, name, began)(env, start_response)
 
     def put_if_absent(self, env, start_response, route, name):
         """PUT with If-None-Match: *.  Swift refuses it (412) for a local
@@ -366,7 +368,7 @@ class CloudShunt:
             local.append(dict(entry, name="/%s/%s" % (container, segment)))
         return local
 
-    def remote_object(self, req, route, name):
+    def remote_object(self, req, route, name, began):
         key = route.key(name)
         provider = route.provider
         head_first = req.method == "HEAD" or any(h in req.environ
@@ -398,7 +400,7 @@ class CloudShunt:
         restore = None
         if route.restore and req.method == "GET" and "HTTP_RANGE" not in req.environ:
             def restore():
-                return self._restorer(req, route, name, remote, etag, manifest)
+                return self._restorer(req, route, name, remote, etag, manifest, began)
         if req.method == "HEAD":
             app_iter = None  # swob would drain an app_iter: that is a remote GET
         else:
@@ -426,15 +428,15 @@ class CloudShunt:
         resp.etag = objects.hashlib_md5(data)
         return resp
 
-    def _restorer(self, req, route, name, remote, etag, manifest):
+    def _restorer(self, req, route, name, remote, etag, manifest, began):
         path = "/v1/%s/%s/%s" % (route.account, route.container, name)
         path = str_to_wsgi(path)
         if remote.size is None:
             return None
         if not objects.is_slo(remote):
             md5 = etag if etag and "-" not in etag else None
-            return PlainRestore(self.app, req.environ, path,
-                                objects.restore_headers(remote, md5), remote.size, self.logger)
+            return PlainRestore(self.app, req.environ, path, objects.restore_headers(remote, md5),
+                                remote.size, began, self.logger)
         if manifest is None:
             self.logger.warning("cloud-shunt: SLO %s not restored: no stored manifest", path)
             return None
@@ -444,15 +446,25 @@ class CloudShunt:
             self.logger.warning("cloud-shunt: SLO %s not restored: its manifest has ranges, "
                                 "inline data or nested SLOs", path)
             return None
-        segments = []
+        segments, written = [], set()
         for entry in manifest:
             seg_path = str_to_wsgi("/v1/%s%s" % (route.account, entry["name"]))
             seg_etag = (entry.get("hash") or "").lower() or None
+            status, headers = local_head(self.app, req.environ, seg_path)
+            present = is_success(status)
+            if present and seg_etag and \
+                    (headers.get("Etag") or "").strip('"').lower() != seg_etag:
+                # another object took the segment's name here: it is not ours
+                # to overwrite (another SLO may use it)
+                self.logger.warning("cloud-shunt: SLO %s not restored: its segment %s "
+                                    "exists here with another ETag", path, seg_path)
+                return None
             segments.append((seg_path, int(entry["bytes"]), seg_etag,
-                             segment_present(self.app, req.environ, seg_path, seg_etag)))
+                             present or seg_path in written))
+            written.add(seg_path)  # named twice: one PUT (a second, as old, gets 409)
         return SegmentedWriter(self.app, req.environ, path,
                                objects.restore_headers(remote), segments, put_body,
-                               self.logger)
+                               began, self.logger)
 
     # ---- containers ------------------------------------------------------
     def container_listing(self, env, start_response, route):

@@ -12,6 +12,11 @@ see a complete body, and no partial object is left behind.
 segment boundaries its stored manifest gives, each segment missing locally
 is written by its own LocalWriter, and the manifest is PUT last
 (``multipart-manifest=put``, so Swift's SLO middleware checks every segment).
+
+Every restore PUT (plain object, segment, manifest) is :func:`guarded`: it
+never replaces or resurrects what was written or deleted here after the GET
+that found the object missing.  A refused restore only means the client's
+data came from the remote alone.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from swift.common.wsgi import make_pre_authed_env
 
 QUEUE_CHUNKS = 4          # chunks buffered between the client stream and the PUT
 PUT_TIMEOUT = 60          # seconds a finished stream waits for the PUT's answer
+STORED = 201              # not 202: the proxy's answer when object servers hold newer (409)
 _EOF, _ABORT = object(), object()
 
 
@@ -33,6 +39,21 @@ def _pre_authed(env, method, path, query_string=""):
     sub_env = make_pre_authed_env(env, method, path, agent="%(orig)s onespace-shunt",
                                   query_string=query_string, swift_source="SHUNT")
     return Request(sub_env)  # not Request.blank: it would unquote the path again
+
+
+def guarded(headers, began):
+    """Headers of a restore PUT begun at ``began`` (a Timestamp taken before
+    Swift was asked for the object).  Stamped with that time, the PUT is
+    older than any write or tombstone made here since, so object servers
+    refuse it (409); If-None-Match: * refuses it over any existing object
+    (412).  The sync daemon's archive tombstone carries the archived object's
+    own, older time: it does not stand in the way."""
+    return dict(headers, **{"X-Timestamp": began.internal, "If-None-Match": "*"})
+
+
+def refused(status):
+    """Log text for a restore PUT's status: 412 / 202 (409) are the guard's."""
+    return " (written or deleted here since the restore began)" if status in (202, 412) else ""
 
 
 def subrequest(app, env, method, path, headers, body=None, query_string=None):
@@ -56,9 +77,10 @@ def local_head(app, env, path):
 
 
 class LocalWriter:
-    """One local object PUT fed by :meth:`write` from another green thread."""
+    """One local object PUT fed by :meth:`write` from another green thread,
+    :func:`guarded` by the time the restore ``began``."""
 
-    def __init__(self, app, env, path, headers, size, logger):
+    def __init__(self, app, env, path, headers, size, began, logger):
         self.path = path
         self.logger = logger
         self.status = None
@@ -70,7 +92,7 @@ class LocalWriter:
         sub_env["wsgi.input"] = self
         sub_env["CONTENT_LENGTH"] = str(size)
         req = Request(sub_env)
-        for name, value in headers.items():
+        for name, value in guarded(headers, began).items():
             req.headers[name] = str_to_wsgi(value)
         self._thread = eventlet.spawn(self._run, app, req)
 
@@ -120,7 +142,7 @@ class LocalWriter:
         except Exception as e:  # noqa: BLE001 - the client's stream is unaffected
             self.logger.error("cloud-shunt: restore PUT of %s failed: %s", self.path, e)
             self.status = None
-        return self.status is not None and 200 <= self.status < 300
+        return self.status == STORED
 
     def abort(self):
         """The stream stopped early: make the PUT fail, leave nothing behind."""
@@ -139,10 +161,10 @@ class LocalWriter:
 class PlainRestore:
     """Restore one plain object: every chunk of the stream goes to one PUT."""
 
-    def __init__(self, app, env, path, headers, size, logger):
+    def __init__(self, app, env, path, headers, size, began, logger):
         self.path = path
         self.logger = logger
-        self.writer = LocalWriter(app, env, path, headers, size, logger)
+        self.writer = LocalWriter(app, env, path, headers, size, began, logger)
 
     def write(self, chunk):
         self.writer.write(chunk)
@@ -152,8 +174,8 @@ class PlainRestore:
         if ok:
             self.logger.info("cloud-shunt: restored %s", self.path)
         else:
-            self.logger.warning("cloud-shunt: restore of %s failed (status %s)",
-                                self.path, self.writer.status)
+            self.logger.warning("cloud-shunt: restore of %s failed (status %s)%s",
+                                self.path, self.writer.status, refused(self.writer.status))
         return ok
 
     def abort(self):
@@ -165,11 +187,13 @@ class SegmentedWriter:
 
     ``segments`` is ``[(path, size, etag, present)]`` in manifest order
     (whole segments only); ``manifest`` the ``multipart-manifest=put`` body.
+    Once a segment is not stored, no further one is written.
     """
 
-    def __init__(self, app, env, path, headers, segments, manifest, logger):
+    def __init__(self, app, env, path, headers, segments, manifest, began, logger):
         self.app, self.env, self.path = app, env, path
         self.headers, self.manifest, self.logger = headers, manifest, logger
+        self.began = began
         self.segments = list(segments)
         self._index = -1
         self._left = 0
@@ -187,9 +211,10 @@ class SegmentedWriter:
                 return
             seg_path, size, etag, present = self.segments[self._index]
             self._left = size
-            if not present:
+            if not present and self._ok:
                 self._writer = LocalWriter(self.app, self.env, seg_path,
-                                           {"Etag": etag} if etag else {}, size, self.logger)
+                                           {"Etag": etag} if etag else {}, size,
+                                           self.began, self.logger)
             if size:
                 return
 
@@ -210,14 +235,15 @@ class SegmentedWriter:
             self.logger.warning("cloud-shunt: restore of SLO %s failed: a segment was "
                                 "not stored", self.path)
             return False
-        status, body = subrequest(self.app, self.env, "PUT", self.path, self.headers,
-                                   body=self.manifest, query_string="multipart-manifest=put")
-        if 200 <= status < 300:
+        status, body = subrequest(self.app, self.env, "PUT", self.path,
+                                  guarded(self.headers, self.began), body=self.manifest,
+                                  query_string="multipart-manifest=put")
+        if status == STORED:
             self.logger.info("cloud-shunt: restored SLO %s (%d segments)", self.path,
                              len(self.segments))
             return True
-        self.logger.warning("cloud-shunt: restore of SLO %s failed: manifest PUT %d %s",
-                            self.path, status, body[:200])
+        self.logger.warning("cloud-shunt: restore of SLO %s failed: manifest PUT %d%s %s",
+                            self.path, status, refused(status), body[:200])
         return False
 
     def abort(self):
@@ -225,13 +251,3 @@ class SegmentedWriter:
             self._writer.abort()
             self._writer = None
         self._index = len(self.segments) + 1
-
-
-def segment_present(app, env, seg_path, etag):
-    """Whether a local segment exists (with the ETag the manifest names)."""
-    sub_env = make_pre_authed_env(env, "HEAD", seg_path, agent="%(orig)s onespace-shunt",
-                                  query_string="", swift_source="SHUNT")
-    resp = Request(sub_env).get_response(app)
-    if not 200 <= resp.status_int < 300:
-        return False
-    return etag is None or (resp.headers.get("Etag") or "").strip('"').lower() == etag

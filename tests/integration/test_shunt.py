@@ -10,6 +10,8 @@ import hashlib
 import http.client
 import json
 import random
+import socket
+import threading
 import time
 from urllib.parse import quote
 
@@ -398,6 +400,152 @@ def test_restore_interrupted_by_the_client_leaves_nothing(lab, tmp_path, unique)
     assert not_found(a.conn, a.container, "big")
     a.serve(restore_object=True)
     assert a.conn.get_object(a.container, "big")[1] == data  # still served remotely
+
+
+def restore_logged(lab, container, name, since):
+    """Wait for the shunt's log line on the restore of ``name`` (written
+    after the log offset ``since``: restored, failed or not restored)."""
+    path = "/v1/AUTH_test/%s/%s " % (container, name)
+    return wait_for(lambda: [line for line in proxy_log(lab)[since:].splitlines()
+                             if "cloud-shunt: " in line and path in line],
+                    timeout=60, what="the restore of %s to end" % name)
+
+
+class HeldRelay:
+    """A TCP relay to a remote store that, once :meth:`hold` is called,
+    holds the next request it is sent until :meth:`release`: the test acts
+    between Swift's 404 and the remote's answer."""
+
+    def __init__(self, endpoint):
+        self.upstream = ("127.0.0.1", int(endpoint.rsplit(":", 1)[1]))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d" % self.server.getsockname()[1]
+        self.arrived, self.released = threading.Event(), threading.Event()
+        self.released.set()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hold(self):
+        self.arrived.clear()
+        self.released.clear()
+
+    def release(self):
+        self.released.set()
+
+    def _accept(self):
+        while True:
+            client, _ = self.server.accept()
+            upstream = socket.create_connection(self.upstream)
+            for src, dst, held in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(src, dst, held), daemon=True).start()
+
+    def _pipe(self, src, dst, held):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if held and not self.released.is_set():
+                    self.arrived.set()
+                    self.released.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+@pytest.mark.parametrize("user", ["put", "delete"])
+def test_restore_never_overwrites_what_is_written_after_the_404(lab, tmp_path, unique, user):
+    """A plain object's restore: the user's PUT (or DELETE) lands after
+    Swift's 404 and before the remote answers; the restore PUT that follows
+    must not replace (or resurrect) it. The client still gets the data."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique)
+    data = random.Random(5).randbytes(3 * MiB)
+    a.conn.put_object(a.container, "o", data)
+    a.archive()
+    relay = HeldRelay(lab.s3_endpoint)
+    a.serve(restore_object=True, aws_endpoint=relay.url)
+    assert a.conn.head_object(a.container, "o")["content-length"] == str(len(data))
+    since = len(proxy_log(lab))
+    raw = Raw(lab)
+    conn = http.client.HTTPConnection("127.0.0.1", lab.proxy_port, timeout=60)
+    relay.hold()
+    conn.request("GET", "/%s/%s/o" % (raw.base, a.container),
+                 headers={"X-Auth-Token": raw.token})
+    assert relay.arrived.wait(60)  # Swift said 404: the shunt asks the remote
+    if user == "put":
+        a.conn.put_object(a.container, "o", b"the user's new data")
+    else:
+        with pytest.raises(swiftclient.ClientException) as e:
+            a.conn.delete_object(a.container, "o")
+        assert e.value.http_status == 404  # a tombstone is written all the same
+    relay.release()
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read() == data
+    conn.close()
+    restore_logged(lab, a.container, "o", since)
+    if user == "put":
+        assert a.conn.get_object(a.container, "o")[1] == b"the user's new data"
+    else:
+        assert not_found(a.conn, a.container, "o")
+
+
+@pytest.mark.parametrize("user", ["put", "delete"])
+def test_slo_restore_never_overwrites_what_is_written_during_the_stream(
+        lab, tmp_path, unique, user):
+    """An archived SLO's manifest is PUT at the end of the stream: a PUT (or
+    DELETE) of the same name while the client reads must win over it."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique, retain_local_segments=False)
+    data = a.put_slo("big", [2 * MiB, 2 * MiB, 2 * MiB])
+    a.archive()
+    a.serve(restore_object=True)
+    since = len(proxy_log(lab))
+    raw = Raw(lab)
+    conn = http.client.HTTPConnection("127.0.0.1", lab.proxy_port, timeout=60)
+    conn.request("GET", "/%s/%s/big" % (raw.base, a.container),
+                 headers={"X-Auth-Token": raw.token})
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read(MiB) == data[:MiB]  # the restore runs
+    if user == "put":
+        a.conn.put_object(a.container, "big", b"the user's new data")
+    else:
+        with pytest.raises(swiftclient.ClientException) as e:
+            a.conn.delete_object(a.container, "big")
+        assert e.value.http_status == 404  # a tombstone is written all the same
+    assert resp.read() == data[MiB:]
+    conn.close()
+    restore_logged(lab, a.container, "big", since)
+    if user == "put":
+        assert a.conn.get_object(a.container, "big")[1] == b"the user's new data"
+    else:
+        assert not_found(a.conn, a.container, "big")
+
+
+def test_slo_restore_never_overwrites_a_segment_in_use(lab, tmp_path, unique):
+    """The name of an archived SLO's segment now holds another object (used
+    by another SLO): the restore is given up, the client still gets the
+    archived data, and the user's segment and SLO stay as they are."""
+    a = Archive(lab, tmp_path, "seaweedfs", unique, retain_local_segments=False)
+    old = a.put_slo("s", [MiB, MiB], seed=1)
+    a.archive()
+    new = random.Random(2).randbytes(MiB)
+    a.conn.put_object(a.segments, "s/01", new)
+    a.conn.put_object(a.segments, "other", json.dumps(
+        [{"path": "/%s/s/01" % a.segments, "etag": md5(new), "size_bytes": MiB}]),
+        query_string="multipart-manifest=put")
+    a.serve(restore_object=True)
+    since = len(proxy_log(lab))
+    assert a.conn.get_object(a.container, "s")[1] == old
+    logged = restore_logged(lab, a.container, "s", since)
+    assert a.conn.get_object(a.segments, "s/01")[1] == new
+    assert a.conn.get_object(a.segments, "other")[1] == new
+    assert "another ETag" in "".join(logged)
+    lab.write_shunt_config([])  # the local side alone: nothing restored
+    assert not_found(a.conn, a.container, "s") and not_found(a.conn, a.segments, "s/00")
 
 
 def test_delete_of_archived_objects(lab, tmp_path, unique):
