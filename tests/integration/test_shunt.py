@@ -477,21 +477,30 @@ def test_restore_never_overwrites_what_is_written_after_the_404(lab, tmp_path, u
     conn.request("GET", "/%s/%s/o" % (raw.base, a.container),
                  headers={"X-Auth-Token": raw.token})
     assert relay.arrived.wait(60)  # Swift said 404: the shunt asks the remote
-    if user == "put":
-        a.conn.put_object(a.container, "o", b"the user's new data")
-    else:
-        with pytest.raises(swiftclient.ClientException) as e:
-            a.conn.delete_object(a.container, "o")
-        assert e.value.http_status == 404  # a tombstone is written all the same
+    user_writes(a, "o", user)
     relay.release()
     resp = conn.getresponse()
     assert resp.status == 200 and resp.read() == data
     conn.close()
     restore_logged(lab, a.container, "o", since)
+    user_write_kept(a, "o", user)
+
+
+def user_writes(a, name, user):
+    """The user's PUT or DELETE of ``name`` while a restore of it runs."""
     if user == "put":
-        assert a.conn.get_object(a.container, "o")[1] == b"the user's new data"
+        a.conn.put_object(a.container, name, b"the user's new data")
     else:
-        assert not_found(a.conn, a.container, "o")
+        with pytest.raises(swiftclient.ClientException) as e:
+            a.conn.delete_object(a.container, name)
+        assert e.value.http_status == 404  # a tombstone is written all the same
+
+
+def user_write_kept(a, name, user):
+    if user == "put":
+        assert a.conn.get_object(a.container, name)[1] == b"the user's new data"
+    else:
+        assert not_found(a.conn, a.container, name)
 
 
 @pytest.mark.parametrize("user", ["put", "delete"])
@@ -510,19 +519,11 @@ def test_slo_restore_never_overwrites_what_is_written_during_the_stream(
                  headers={"X-Auth-Token": raw.token})
     resp = conn.getresponse()
     assert resp.status == 200 and resp.read(MiB) == data[:MiB]  # the restore runs
-    if user == "put":
-        a.conn.put_object(a.container, "big", b"the user's new data")
-    else:
-        with pytest.raises(swiftclient.ClientException) as e:
-            a.conn.delete_object(a.container, "big")
-        assert e.value.http_status == 404  # a tombstone is written all the same
+    user_writes(a, "big", user)
     assert resp.read() == data[MiB:]
     conn.close()
     restore_logged(lab, a.container, "big", since)
-    if user == "put":
-        assert a.conn.get_object(a.container, "big")[1] == b"the user's new data"
-    else:
-        assert not_found(a.conn, a.container, "big")
+    user_write_kept(a, "big", user)
 
 
 def test_slo_restore_never_overwrites_a_segment_in_use(lab, tmp_path, unique):
