@@ -280,11 +280,8 @@ class MigratorDaemon:
         self.stopping = False
         self.clock = time.time
         self.scope = "%d migrations" % len(config.migrations)
-        self.shared = d.shared_sources(config.migrations)
-        for i in sorted(self.shared):
-            LOG.warning("%s: another migration fills the same container from a bucket of the "
-                        "same name at another endpoint; their copies cannot be told apart, "
-                        "so this one deletes nothing", config.migrations[i].label)
+        self.shared = set()  # (migration index, account, container): see _find_shared
+        self._warned_shared = set()
 
     def _private_conf(self, directory, name, template):
         import os
@@ -351,11 +348,13 @@ class MigratorDaemon:
     # ---- the pass ---------------------------------------------------------
     def run_pass(self):
         stats = new_stats()
+        pairs = {m.index: self._pairs(m) for m in self.config.migrations}
+        self._find_shared(pairs)
         for migration in self.config.migrations:
             if self.stopping:
                 break
             try:
-                self._migrate(migration, stats)
+                self._migrate(migration, stats, pairs[migration.index])
             except (ProviderError, MigrationError, ListingOrderError) as e:
                 stats["failed"] += 1
                 LOG.error("%s", e if migration.label in str(e) else
@@ -368,13 +367,59 @@ class MigratorDaemon:
     def _provider(self, migration, bucket):
         return self._providers.get(migration, bucket)
 
-    def _migrate(self, migration, stats):
+    def _pairs(self, migration):
+        """[(source bucket, local container)] of a migration this pass, or the
+        error listing a ``/*`` migration's buckets raised."""
+        if not migration.is_all_buckets:
+            return [(migration["aws_bucket"], migration["container"])]
+        try:
+            return [(b, b) for b in self._source_buckets(migration)]
+        except Exception as e:  # noqa: BLE001 - raised again by _migrate
+            return e
+
+    def _find_shared(self, pairs):
+        """Which (migration, container) pairs share their copies' mark with
+        another migration (``decide.shared_targets``): those delete nothing.
+        A ``/*`` migration whose buckets could not be listed counts with the
+        containers it migrated before (its status)."""
+        targets = []
+        for m in self.config.migrations:
+            found = pairs[m.index]
+            if isinstance(found, Exception):
+                known = self.progress.doc["migrations"].get(m.identity[:16], {})
+                found = [(c["bucket"], c["bucket"])
+                         for c in known.get("containers", {}).values()]
+            for bucket, container in found:
+                targets.append(d.Target(m.index, m["account"], container, m["protocol"],
+                                        bucket, m.get("aws_endpoint"),
+                                        self._source_who(m, bucket)))
+        self.shared = d.shared_targets(targets)
+        places = {}
+        for index, account, container in self.shared:
+            places.setdefault((account, container), set()).add(index)
+        for (account, container), indexes in sorted(places.items()):
+            if (account, container) not in self._warned_shared:  # once per container
+                self._warned_shared.add((account, container))
+                LOG.warning("%s fill %s/%s from sources of the same name; their copies "
+                            "cannot be told apart, so none of them deletes anything there",
+                            " and ".join(self.config.migrations[i].label
+                                         for i in sorted(indexes)), account, container)
+
+    def _source_who(self, migration, bucket):
+        """Who reads the source: the S3 identity, or the Swift source account
+        (None if it cannot be learnt now)."""
+        if migration["protocol"] != "swift":
+            return migration.get("aws_identity")
+        try:
+            return self._provider(migration, bucket).account
+        except Exception:  # noqa: BLE001 - unknown: counted as possibly the same
+            return None
+
+    def _migrate(self, migration, stats, pairs):
         if migration.get("propagate_account_metadata") and migration["protocol"] == "swift":
             self._follow_account_metadata(migration)
-        if migration.is_all_buckets:
-            pairs = [(b, b) for b in self._source_buckets(migration)]
-        else:
-            pairs = [(migration["aws_bucket"], migration["container"])]
+        if isinstance(pairs, Exception):
+            raise pairs
         for bucket, container in pairs:
             if self.stopping:
                 return
@@ -382,7 +427,8 @@ class MigratorDaemon:
             if where is None:
                 continue
             job = Job(migration, bucket, container, self._provider(migration, bucket), *where,
-                      deletes_allowed=migration.index not in self.shared)
+                      deletes_allowed=(migration.index, migration["account"],
+                                       container) not in self.shared)
             try:
                 self._scan(job, stats)
             except ListingOrderError as e:

@@ -981,3 +981,50 @@ def test_two_migrations_into_one_container_when_one_source_is_gone(lab, tmp_path
     s3.delete_object(Bucket=same, Key="s1")
     migrate(config)
     assert local_names(conn, shared) == ["s1", "s2", "t1", "t2"]
+
+
+def test_same_bucket_name_of_two_s3api_users_in_one_container_deletes_nothing(
+        lab, tmp_path, unique):
+    """On s3api a bucket name belongs to an account: two users' buckets of
+    the same name, merged into one container, carry equal marks (an S3 mark
+    has no account).  Neither migration may then delete anything there (each
+    one's source lacks the other's objects).  The same for a ``/*``
+    migration whose bucket lands in a container another migration fills
+    from a bucket of that name elsewhere (resolved per bucket)."""
+    bucket, container = "same-" + unique, "both-" + unique
+    migrations = []
+    for user, names in (("test3", ["a1", "a2"]), ("test4", ["b1", "b2"])):
+        s3 = lab.s3_client("s3api", user=user)
+        s3.create_bucket(Bucket=bucket)
+        put_s3(s3, bucket, names)
+        identity, secret = lab.credentials(user)
+        migrations.append(s3_migration(lab, bucket, "s3api", container=container,
+                                       aws_identity=identity, aws_secret=secret))
+    config = migrator_config(lab, tmp_path / "m.json", migrations)
+    out = migrate(config)
+    assert out.count("cannot be told apart") == 1, out  # warned once, naming both
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    s3.delete_object(Bucket=bucket, Key="b1")
+    migrate(config)
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+
+    dup, account = "dup-" + unique, "AUTH_dup" + unique
+    lab.s3_client("s3api", user="test4").create_bucket(Bucket=dup)
+    put_s3(lab.s3_client("s3api", user="test4"), dup, ["from-s3api"])
+    s3_source(lab, dup, ["from-seaweedfs"])
+    identity, secret = lab.credentials("test4")
+    config = migrator_config(lab, tmp_path / "all.json", [
+        {"account": account, "aws_bucket": "/*", "protocol": "s3",
+         "aws_endpoint": lab.proxy_url, "aws_identity": identity, "aws_secret": secret},
+        s3_migration(lab, dup, account=account, container=dup)])
+    out = migrate(config)
+    assert "cannot be told apart" in out, out
+    migrate(config)
+    local = _admin_conn(lab, account)
+    assert local_names(local, dup) == ["from-s3api", "from-seaweedfs"]
+    assert local_names(local, bucket) == ["b2"]
+    s3.delete_object(Bucket=bucket, Key="b2")  # a container no one else fills: deletes follow
+    migrate(config)
+    assert local_names(local, bucket) == []
