@@ -1066,6 +1066,10 @@ class MigratorDaemon:
         return max(candidates) if candidates else Timestamp.now()
 
     def _delete_local(self, job, name, local):
+        # HEADed again right before: a POST since the decision (a user's
+        # metadata) would not stop the DELETE at the object servers
+        if not d.still_decided(local, self._head_local(job, name)):
+            return {"kept_local": 1}
         path = self.cluster.client.make_path(job.account, job.container, name)
         resp = self.cluster.client.make_request(
             "DELETE", path, {"X-Timestamp": d.delete_timestamp(local)}, (2, 404, 409))

@@ -236,6 +236,15 @@ def decide_gone(local, source_exists, marks):
     return Decision(Action.DELETE_LOCAL, "deleted at the source")
 
 
+def still_decided(decided, current):
+    """Is the local object (``current``, a HEAD just before the DELETE) still
+    the version a delete was decided on?  The DELETE's time stamp only makes
+    the object servers refuse it over newer *data*: they do not compare it
+    with a POST's, so a user's metadata change is caught here."""
+    return (current is not None and current.timestamp == decided.timestamp
+            and current.etag == decided.etag and current.migrated_unmodified)
+
+
 def delete_timestamp(local):
     """X-Timestamp of the local DELETE: just after the migrated version, so
     the object servers refuse it (409) if anything newer landed meanwhile."""

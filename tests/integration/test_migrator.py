@@ -1028,3 +1028,56 @@ def test_same_bucket_name_of_two_s3api_users_in_one_container_deletes_nothing(
     s3.delete_object(Bucket=bucket, Key="b2")  # a container no one else fills: deletes follow
     migrate(config)
     assert local_names(local, bucket) == []
+
+
+POST_AFTER_DECISION = r"""
+import sys
+import eventlet
+eventlet.monkey_patch()
+import swiftclient
+from onespace.cli import migrator_main
+from onespace.migrator.daemon import MigratorDaemon
+
+url, token, config = sys.argv[1:4]
+head_local, posted = MigratorDaemon._head_local, set()
+
+
+def head_then_user_post(self, job, name, container=None):
+    # a user's POST lands right after the migrator read the object
+    state = head_local(self, job, name, container)
+    if name == "keepme" and state is not None and job.container not in posted:
+        posted.add(job.container)
+        swiftclient.post_object(url, token, job.container, name,
+                                {"X-Object-Meta-Important": "user says keep"})
+    return state
+
+
+MigratorDaemon._head_local = head_then_user_post
+sys.exit(migrator_main(["--config", config, "--once"]))
+"""
+
+
+def test_a_users_post_after_the_delete_decision_keeps_the_object(lab, tmp_path, unique):
+    """A migrated copy whose source object (or whole source container) is
+    gone is deleted only if it is still the version decided on: the object
+    servers compare a DELETE with the data's time only, so a user's POST
+    between the decision and the DELETE would be lost with the object."""
+    bucket, container = "mig-postdel-" + unique, "mig-postgone-" + unique
+    s3 = s3_source(lab, bucket, ["keepme", "other"])
+    source = lab.swift_connection("test2")
+    source.put_container(container)
+    source.put_object(container, "keepme", b"precious")
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, bucket), swift_migration(lab, container)])
+    migrate(config)
+    s3.delete_object(Bucket=bucket, Key="keepme")
+    source.delete_object(container, "keepme")
+    source.delete_container(container)
+    conn = lab.swift_connection("test")
+    url, token = conn.get_auth()
+    p = subprocess.run([sys.executable, "-c", POST_AFTER_DECISION, url, token, str(config)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for c in (bucket, container):
+        assert conn.head_object(c, "keepme")["x-object-meta-important"] == "user says keep"
+    assert local_names(conn, bucket) == ["keepme", "other"]

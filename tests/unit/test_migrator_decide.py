@@ -382,3 +382,12 @@ def test_rewrite_within_the_same_time_stamp_gets_the_next_offset():
     assert d.copy_time(T, again) == Timestamp(T, offset=2)
     # a newer source, or no local copy: the source's own time
     assert d.copy_time(LATER, local) == LATER and d.copy_time(T, None) == T
+
+
+def test_still_decided_catches_a_post_or_write_after_the_decision():
+    decided = migrated()
+    assert d.still_decided(decided, migrated())
+    assert not d.still_decided(decided, None)                    # gone meanwhile
+    assert not d.still_decided(decided, migrated(x_ts=LATER))    # a user's POST
+    assert not d.still_decided(decided, user_object(LATER))      # a user's PUT
+    assert not d.still_decided(decided, migrated(local_etag=E2))
