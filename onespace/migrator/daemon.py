@@ -588,8 +588,9 @@ class MigratorDaemon:
         name = (source or dst).name
         try:
             if kind == "source":
-                local = self._head_local(job, source.name) if dst is not None else None
-                decision = d.decide(source, local)
+                # HEADed even when not listed: a 404 names a local delete's time
+                local, tombstone = self._local_or_tombstone(job, source.name)
+                decision = d.decide(source, local, tombstone)
                 if decision.action == d.Action.POST:
                     return self._post(job, source)
                 if decision.action == d.Action.COPY:
@@ -624,12 +625,17 @@ class MigratorDaemon:
             self.tick()
 
     def _head_local(self, job, name, container=None):
+        return self._local_or_tombstone(job, name, container)[0]
+
+    def _local_or_tombstone(self, job, name, container=None):
+        """(LocalState, None), or (None, the tombstone's time or None) when gone."""
         path = self.cluster.client.make_path(job.account, container or job.container, name)
         resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
         close_if_possible(resp.app_iter)
         if resp.status_int == 404:
-            return None
-        return d.LocalState.from_headers({k: wsgi_to_str(v) for k, v in resp.headers.items()})
+            return None, d.ts(resp.headers.get("X-Backend-Timestamp"))
+        return d.LocalState.from_headers(
+            {k: wsgi_to_str(v) for k, v in resp.headers.items()}), None
 
     def _selected(self, job, obj):
         headers = {"content-type": obj.content_type or ""}

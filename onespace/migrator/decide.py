@@ -179,12 +179,19 @@ def _plain_md5(etag):
     return bool(etag) and len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
 
 
-def decide(source, local):
+def decide(source, local, tombstone=None):
     """What to do with a source entry that is in scope.
 
-    ``local`` is a :class:`LocalState` or None (no local object).
+    ``local`` is a :class:`LocalState` or None (no local object);
+    ``tombstone`` the time of the local delete when there is none (a 404's
+    X-Backend-Timestamp).
     """
     if local is None:
+        if (tombstone is not None and source.timestamp is not None
+                and tombstone > source.timestamp):
+            # deleted here after this version: its copy would lose to the
+            # tombstone anyway, after a download on every pass
+            return Decision(Action.KEEP_LOCAL, "deleted locally after the source version")
         return Decision(Action.COPY, "missing locally")
     if source.timestamp is None:
         return Decision(Action.KEEP_LOCAL, "source time unknown; local kept")

@@ -391,3 +391,14 @@ def test_still_decided_catches_a_post_or_write_after_the_decision():
     assert not d.still_decided(decided, migrated(x_ts=LATER))    # a user's POST
     assert not d.still_decided(decided, user_object(LATER))      # a user's PUT
     assert not d.still_decided(decided, migrated(local_etag=E2))
+
+
+@pytest.mark.parametrize("source, tombstone, expected", [
+    (src(), None, Action.COPY),                         # never here
+    (src(), LATER, Action.KEEP_LOCAL),                  # deleted here after this version
+    (src(t=LATER), T, Action.COPY),                     # the source changed since
+    (src(), Timestamp(T, offset=1), Action.KEEP_LOCAL),  # the migrator's own delete
+    (src(t=None), LATER, Action.COPY),                  # source time unknown
+])
+def test_decide_missing_locally_compares_the_tombstone(source, tombstone, expected):
+    assert d.decide(source, None, tombstone).action == expected
