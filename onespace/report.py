@@ -186,12 +186,12 @@ def collect_migrations(config, now=None):
     for migration in config.migrations:
         entry = doc["migrations"].get(migration.identity[:16], {})
         containers = entry.get("containers", {})
-        if not containers:
+        if not containers or entry.get("error"):
             row = {"migration": migration.label, "account": migration["account"],
                    "container": migration.get("container") or "*",
                    "state": "not scanned yet"}
-            if problem:
-                _error_entry(row, problem)
+            if problem or entry.get("error"):
+                _error_entry(row, problem or entry["error"])
             report.append(row)
         for key in sorted(containers):
             c = containers[key]
@@ -207,6 +207,8 @@ def collect_migrations(config, now=None):
                                    for n in sorted(failed)[:10]]
             if (last and last["failed"]) or c["current"]["failed"] or failed:
                 row["state"] = "failures"
+            if c.get("error"):  # the container failed as a whole (logged too)
+                _error_entry(row, c["error"])
             report.append(row)
     return report
 

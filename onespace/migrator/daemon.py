@@ -31,6 +31,7 @@ from swift.common.utils import Timestamp, close_if_possible, config_true_value
 from onespace import naming
 from onespace.headers import content_headers
 from onespace.cluster import LocalCluster
+from onespace.config import error_line
 from onespace.migrator import decide as d
 from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
                                        sorted_listing)
@@ -418,8 +419,13 @@ class MigratorDaemon:
     def _migrate(self, migration, stats, pairs):
         if migration.get("propagate_account_metadata") and migration["protocol"] == "swift":
             self._follow_account_metadata(migration)
+        entry = self.progress.migration(migration)
         if isinstance(pairs, Exception):
+            # shown by onespace-status until a pass lists the buckets again
+            self._record_error(entry, pairs)
             raise pairs
+        if entry.pop("error", None) is not None:
+            self.progress.save()
         for bucket, container in pairs:
             if self.stopping:
                 return
@@ -430,20 +436,32 @@ class MigratorDaemon:
                       deletes_allowed=(migration.index, migration["account"],
                                        container) not in self.shared)
             try:
-                self._scan(job, stats)
-            except ListingOrderError as e:
-                state = self.progress.container(job.migration, job.bucket, job.container)
-                if e.side == "source" and not state.get("source_unordered"):
-                    # every action so far was idempotent and each delete was
-                    # confirmed at the source: scan again, from a sorted copy
-                    LOG.warning("%s: %s does not list in byte order (%s); reading its "
-                                "listings whole and sorting them from now on",
-                                migration.label, bucket, e)
-                    state["source_unordered"] = True
-                    state["marker"], state["scan_started"] = "", None
+                try:
                     self._scan(job, stats)
-                else:
-                    raise
+                except ListingOrderError as e:
+                    state = self.progress.container(job.migration, job.bucket, job.container)
+                    if e.side == "source" and not state.get("source_unordered"):
+                        # every action so far was idempotent and each delete was
+                        # confirmed at the source: scan again, from a sorted copy
+                        LOG.warning("%s: %s does not list in byte order (%s); reading its "
+                                    "listings whole and sorting them from now on",
+                                    migration.label, bucket, e)
+                        state["source_unordered"] = True
+                        state["marker"], state["scan_started"] = "", None
+                        self._scan(job, stats)
+                    else:
+                        raise
+            except Exception as e:
+                # the whole container failed: shown by onespace-status until
+                # a scan of it starts well again
+                self._record_error(
+                    self.progress.container(job.migration, job.bucket, job.container), e)
+                raise
+
+    def _record_error(self, entry, error):
+        """Keep why a migration or container failed as a whole, secrets masked."""
+        entry["error"] = error_line(error, self.config.secrets())
+        self.progress.save()
 
     def _source_buckets(self, migration):
         """Every container of the source account (``aws_bucket: "/*"``), and the
@@ -472,6 +490,7 @@ class MigratorDaemon:
         except NotFound:
             self._source_container_gone(job, state, stats)
             return
+        state.pop("error", None)  # it answers again (saved with the progress)
         self._ensure_container(job)
         self._follow_container_headers(job, state)
         verify = d.verification_due(state["previous_scan_start"], self.slack, now)
@@ -1165,6 +1184,8 @@ class MigratorDaemon:
         if state["previous_scan_start"] is None:
             LOG.error("%s: source %s does not exist", job.migration.label, job.bucket)
             stats["failed"] += 1
+            state["error"] = "source %s does not exist" % job.bucket
+            self.progress.save()
             return
         try:  # confirm with a second, different request
             job.provider.check_access()

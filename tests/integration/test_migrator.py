@@ -1127,3 +1127,34 @@ def test_an_object_deleted_locally_is_not_downloaded_again(lab, tmp_path, unique
     put_s3(s3, bucket, ["o1"], body=lambda n: b"new version")
     assert source_gets() == ["o1"]
     assert conn.get_object(bucket, "o1")[1] == b"new version"
+
+
+def test_status_shows_migrations_that_fail_as_a_whole(lab, tmp_path, unique):
+    """A source bucket that does not exist, a source that does not answer
+    (for one bucket, and for ``/*``): onespace-status shows each as
+    ``error`` with the reason (no secret), not "not scanned yet"; the error
+    goes once a pass reaches the source again."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d" % s.getsockname()[1]  # nothing listens there
+    missing = "mig-missing-" + unique
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, missing),
+        s3_migration(lab, "mig-dead-" + unique, aws_endpoint=dead),
+        dict(s3_migration(lab, "/*", aws_endpoint=dead), account="AUTH_dead" + unique)],
+        migrator_settings={"poll_interval": 1})
+    migrate(config, expect_rc=1)
+    text = status_text(config)
+    assert S3_SECRET_KEY not in text
+    rows = {line.split()[1]: line for line in text.splitlines()[1:] if line.strip()}
+    assert rows["AUTH_test/" + missing].startswith("error") and \
+        "does not exist" in rows["AUTH_test/" + missing], text
+    assert rows["AUTH_test/mig-dead-" + unique].startswith("error"), text
+    assert rows["AUTH_dead%s/*" % unique].startswith("error"), text
+    assert "not scanned yet" not in text, text
+    s3_source(lab, missing, ["o"])
+    migrate(config, expect_rc=1)
+    rows = {line.split()[1]: line for line in status_text(config).splitlines()[1:]}
+    assert rows["AUTH_test/" + missing].startswith("idle"), rows
+    assert rows["AUTH_test/mig-dead-" + unique].startswith("error"), rows
