@@ -213,6 +213,12 @@ def collect_migrations(config, now=None):
     return report
 
 
+def quoted(name):
+    """A name between double quotes, escaped (printable) so that the quote
+    that ends it cannot be forged by one inside."""
+    return '"%s"' % printable(name).replace('"', '\\"')
+
+
 def render_migrations(report):
     lines = ["%-15s %-40s %9s %8s %10s %8s %7s %8s %s" % (
         "STATE", "ACCOUNT/CONTAINER", "SCANNED", "COPIED", "MIB", "DELETED", "FAILED",
@@ -231,5 +237,6 @@ def render_migrations(report):
             e["state"], where, s["scanned"], s["copied"], s["bytes"] / 1048576.0,
             s["deleted"], s["failed"], _age(e.get("last_scan_age")), printable(e["migration"])))
         for f in e.get("failed_names", []):
-            lines.append("%15s failed: %s: %s" % ("", printable(f["name"]), printable(f["reason"])))
+            # the name quoted: it may hold ": " itself
+            lines.append("%15s failed: %s: %s" % ("", quoted(f["name"]), printable(f["reason"])))
     return "\n".join(lines)

@@ -829,7 +829,7 @@ def test_a_failed_object_is_recorded_and_retried_while_the_rest_goes_on(lab, tmp
         "b-broken"]["reason"]
     assert "refused" not in records["b-broken"]  # a passing failure: tried again
     text = status_text(config)
-    assert "failures" in text and "failed: b-broken: large object copy failed" in text, text
+    assert "failures" in text and 'failed: "b-broken": large object copy failed' in text, text
     migrate(config, expect_rc=1)  # still missing: tried again, still recorded
     assert list(failure_records(config)) == ["b-broken"]
     source.put_object(segs, "p0", b"part zero")
@@ -859,7 +859,7 @@ def test_metadata_the_local_cluster_refuses_fails_once_until_the_source_changes(
     out = migrate(config, expect_rc=1)  # still shown as failed, not tried again
     assert "too long" not in out and "longer than 256" not in out, out
     assert last_scans(config)[0]["failed"] == 1
-    assert "failed: too long: refused by the local cluster" in status_text(config)
+    assert 'failed: "too long": refused by the local cluster' in status_text(config)
     put_s3(s3, bucket, ["too long"], meta={"note": "short"})
     migrate(config)
     assert conn.head_object("refused-" + unique, "too long")["x-object-meta-note"] == "short"
