@@ -186,12 +186,12 @@ def collect_migrations(config, now=None):
     for migration in config.migrations:
         entry = doc["migrations"].get(migration.identity[:16], {})
         containers = entry.get("containers", {})
-        if not containers:
+        if not containers or entry.get("error"):
             row = {"migration": migration.label, "account": migration["account"],
                    "container": migration.get("container") or "*",
                    "state": "not scanned yet"}
-            if problem:
-                _error_entry(row, problem)
+            if problem or entry.get("error"):
+                _error_entry(row, problem or entry["error"])
             report.append(row)
         for key in sorted(containers):
             c = containers[key]
@@ -207,8 +207,16 @@ def collect_migrations(config, now=None):
                                    for n in sorted(failed)[:10]]
             if (last and last["failed"]) or c["current"]["failed"] or failed:
                 row["state"] = "failures"
+            if c.get("error"):  # the container failed as a whole (logged too)
+                _error_entry(row, c["error"])
             report.append(row)
     return report
+
+
+def quoted(name):
+    """A name between double quotes, escaped (printable) so that the quote
+    that ends it cannot be forged by one inside."""
+    return '"%s"' % printable(name).replace('"', '\\"')
 
 
 def render_migrations(report):
@@ -229,5 +237,6 @@ def render_migrations(report):
             e["state"], where, s["scanned"], s["copied"], s["bytes"] / 1048576.0,
             s["deleted"], s["failed"], _age(e.get("last_scan_age")), printable(e["migration"])))
         for f in e.get("failed_names", []):
-            lines.append("%15s failed: %s: %s" % ("", printable(f["name"]), printable(f["reason"])))
+            # the name quoted: it may hold ": " itself
+            lines.append("%15s failed: %s: %s" % ("", quoted(f["name"]), printable(f["reason"])))
     return "\n".join(lines)

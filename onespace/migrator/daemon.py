@@ -31,6 +31,7 @@ from swift.common.utils import Timestamp, close_if_possible, config_true_value
 from onespace import naming
 from onespace.headers import content_headers
 from onespace.cluster import LocalCluster
+from onespace.config import error_line
 from onespace.migrator import decide as d
 from onespace.migrator.listing import (ListingOrderError, batches, merge, paged,
                                        sorted_listing)
@@ -280,11 +281,8 @@ class MigratorDaemon:
         self.stopping = False
         self.clock = time.time
         self.scope = "%d migrations" % len(config.migrations)
-        self.shared = d.shared_sources(config.migrations)
-        for i in sorted(self.shared):
-            LOG.warning("%s: another migration fills the same container from a bucket of the "
-                        "same name at another endpoint; their copies cannot be told apart, "
-                        "so this one deletes nothing", config.migrations[i].label)
+        self.shared = set()  # (migration index, account, container): see _find_shared
+        self._warned_shared = set()
 
     def _private_conf(self, directory, name, template):
         import os
@@ -351,11 +349,13 @@ class MigratorDaemon:
     # ---- the pass ---------------------------------------------------------
     def run_pass(self):
         stats = new_stats()
+        pairs = {m.index: self._pairs(m) for m in self.config.migrations}
+        self._find_shared(pairs)
         for migration in self.config.migrations:
             if self.stopping:
                 break
             try:
-                self._migrate(migration, stats)
+                self._migrate(migration, stats, pairs[migration.index])
             except (ProviderError, MigrationError, ListingOrderError) as e:
                 stats["failed"] += 1
                 LOG.error("%s", e if migration.label in str(e) else
@@ -368,13 +368,64 @@ class MigratorDaemon:
     def _provider(self, migration, bucket):
         return self._providers.get(migration, bucket)
 
-    def _migrate(self, migration, stats):
+    def _pairs(self, migration):
+        """[(source bucket, local container)] of a migration this pass, or the
+        error listing a ``/*`` migration's buckets raised."""
+        if not migration.is_all_buckets:
+            return [(migration["aws_bucket"], migration["container"])]
+        try:
+            return [(b, b) for b in self._source_buckets(migration)]
+        except Exception as e:  # noqa: BLE001 - raised again by _migrate
+            return e
+
+    def _find_shared(self, pairs):
+        """Which (migration, container) pairs share their copies' mark with
+        another migration (``decide.shared_targets``): those delete nothing.
+        A ``/*`` migration whose buckets could not be listed counts with the
+        containers it migrated before (its status)."""
+        targets = []
+        for m in self.config.migrations:
+            found = pairs[m.index]
+            if isinstance(found, Exception):
+                known = self.progress.doc["migrations"].get(m.identity[:16], {})
+                found = [(c["bucket"], c["bucket"])
+                         for c in known.get("containers", {}).values()]
+            for bucket, container in found:
+                targets.append(d.Target(m.index, m["account"], container, m["protocol"],
+                                        bucket, m.get("aws_endpoint"),
+                                        self._source_who(m, bucket)))
+        self.shared = d.shared_targets(targets)
+        places = {}
+        for index, account, container in self.shared:
+            places.setdefault((account, container), set()).add(index)
+        for (account, container), indexes in sorted(places.items()):
+            if (account, container) not in self._warned_shared:  # once per container
+                self._warned_shared.add((account, container))
+                LOG.warning("%s fill %s/%s from sources of the same name; their copies "
+                            "cannot be told apart, so none of them deletes anything there",
+                            " and ".join(self.config.migrations[i].label
+                                         for i in sorted(indexes)), account, container)
+
+    def _source_who(self, migration, bucket):
+        """Who reads the source: the S3 identity, or the Swift source account
+        (None if it cannot be learnt now)."""
+        if migration["protocol"] != "swift":
+            return migration.get("aws_identity")
+        try:
+            return self._provider(migration, bucket).account
+        except Exception:  # noqa: BLE001 - unknown: counted as possibly the same
+            return None
+
+    def _migrate(self, migration, stats, pairs):
         if migration.get("propagate_account_metadata") and migration["protocol"] == "swift":
             self._follow_account_metadata(migration)
-        if migration.is_all_buckets:
-            pairs = [(b, b) for b in self._source_buckets(migration)]
-        else:
-            pairs = [(migration["aws_bucket"], migration["container"])]
+        entry = self.progress.migration(migration)
+        if isinstance(pairs, Exception):
+            # shown by onespace-status until a pass lists the buckets again
+            self._record_error(entry, pairs)
+            raise pairs
+        if entry.pop("error", None) is not None:
+            self.progress.save()
         for bucket, container in pairs:
             if self.stopping:
                 return
@@ -382,22 +433,35 @@ class MigratorDaemon:
             if where is None:
                 continue
             job = Job(migration, bucket, container, self._provider(migration, bucket), *where,
-                      deletes_allowed=migration.index not in self.shared)
+                      deletes_allowed=(migration.index, migration["account"],
+                                       container) not in self.shared)
             try:
-                self._scan(job, stats)
-            except ListingOrderError as e:
-                state = self.progress.container(job.migration, job.bucket, job.container)
-                if e.side == "source" and not state.get("source_unordered"):
-                    # every action so far was idempotent and each delete was
-                    # confirmed at the source: scan again, from a sorted copy
-                    LOG.warning("%s: %s does not list in byte order (%s); reading its "
-                                "listings whole and sorting them from now on",
-                                migration.label, bucket, e)
-                    state["source_unordered"] = True
-                    state["marker"], state["scan_started"] = "", None
+                try:
                     self._scan(job, stats)
-                else:
-                    raise
+                except ListingOrderError as e:
+                    state = self.progress.container(job.migration, job.bucket, job.container)
+                    if e.side == "source" and not state.get("source_unordered"):
+                        # every action so far was idempotent and each delete was
+                        # confirmed at the source: scan again, from a sorted copy
+                        LOG.warning("%s: %s does not list in byte order (%s); reading its "
+                                    "listings whole and sorting them from now on",
+                                    migration.label, bucket, e)
+                        state["source_unordered"] = True
+                        state["marker"], state["scan_started"] = "", None
+                        self._scan(job, stats)
+                    else:
+                        raise
+            except Exception as e:
+                # the whole container failed: shown by onespace-status until
+                # a scan of it starts well again
+                self._record_error(
+                    self.progress.container(job.migration, job.bucket, job.container), e)
+                raise
+
+    def _record_error(self, entry, error):
+        """Keep why a migration or container failed as a whole, secrets masked."""
+        entry["error"] = error_line(error, self.config.secrets())
+        self.progress.save()
 
     def _source_buckets(self, migration):
         """Every container of the source account (``aws_bucket: "/*"``), and the
@@ -426,6 +490,7 @@ class MigratorDaemon:
         except NotFound:
             self._source_container_gone(job, state, stats)
             return
+        state.pop("error", None)  # it answers again (saved with the progress)
         self._ensure_container(job)
         self._follow_container_headers(job, state)
         verify = d.verification_due(state["previous_scan_start"], self.slack, now)
@@ -542,8 +607,9 @@ class MigratorDaemon:
         name = (source or dst).name
         try:
             if kind == "source":
-                local = self._head_local(job, source.name) if dst is not None else None
-                decision = d.decide(source, local)
+                # HEADed even when not listed: a 404 names a local delete's time
+                local, tombstone = self._local_or_tombstone(job, source.name)
+                decision = d.decide(source, local, tombstone)
                 if decision.action == d.Action.POST:
                     return self._post(job, source)
                 if decision.action == d.Action.COPY:
@@ -578,12 +644,17 @@ class MigratorDaemon:
             self.tick()
 
     def _head_local(self, job, name, container=None):
+        return self._local_or_tombstone(job, name, container)[0]
+
+    def _local_or_tombstone(self, job, name, container=None):
+        """(LocalState, None), or (None, the tombstone's time or None) when gone."""
         path = self.cluster.client.make_path(job.account, container or job.container, name)
         resp = self.cluster.client.make_request("HEAD", path, {}, (2, 404))
         close_if_possible(resp.app_iter)
         if resp.status_int == 404:
-            return None
-        return d.LocalState.from_headers({k: wsgi_to_str(v) for k, v in resp.headers.items()})
+            return None, d.ts(resp.headers.get("X-Backend-Timestamp"))
+        return d.LocalState.from_headers(
+            {k: wsgi_to_str(v) for k, v in resp.headers.items()}), None
 
     def _selected(self, job, obj):
         headers = {"content-type": obj.content_type or ""}
@@ -1020,6 +1091,10 @@ class MigratorDaemon:
         return max(candidates) if candidates else Timestamp.now()
 
     def _delete_local(self, job, name, local):
+        # HEADed again right before: a POST since the decision (a user's
+        # metadata) would not stop the DELETE at the object servers
+        if not d.still_decided(local, self._head_local(job, name)):
+            return {"kept_local": 1}
         path = self.cluster.client.make_path(job.account, job.container, name)
         resp = self.cluster.client.make_request(
             "DELETE", path, {"X-Timestamp": d.delete_timestamp(local)}, (2, 404, 409))
@@ -1109,6 +1184,8 @@ class MigratorDaemon:
         if state["previous_scan_start"] is None:
             LOG.error("%s: source %s does not exist", job.migration.label, job.bucket)
             stats["failed"] += 1
+            state["error"] = "source %s does not exist" % job.bucket
+            self.progress.save()
             return
         try:  # confirm with a second, different request
             job.provider.check_access()

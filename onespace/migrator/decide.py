@@ -179,12 +179,19 @@ def _plain_md5(etag):
     return bool(etag) and len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
 
 
-def decide(source, local):
+def decide(source, local, tombstone=None):
     """What to do with a source entry that is in scope.
 
-    ``local`` is a :class:`LocalState` or None (no local object).
+    ``local`` is a :class:`LocalState` or None (no local object);
+    ``tombstone`` the time of the local delete when there is none (a 404's
+    X-Backend-Timestamp).
     """
     if local is None:
+        if (tombstone is not None and source.timestamp is not None
+                and tombstone > source.timestamp):
+            # deleted here after this version: its copy would lose to the
+            # tombstone anyway, after a download on every pass
+            return Decision(Action.KEEP_LOCAL, "deleted locally after the source version")
         return Decision(Action.COPY, "missing locally")
     if source.timestamp is None:
         return Decision(Action.KEEP_LOCAL, "source time unknown; local kept")
@@ -236,6 +243,15 @@ def decide_gone(local, source_exists, marks):
     return Decision(Action.DELETE_LOCAL, "deleted at the source")
 
 
+def still_decided(decided, current):
+    """Is the local object (``current``, a HEAD just before the DELETE) still
+    the version a delete was decided on?  The DELETE's time stamp only makes
+    the object servers refuse it over newer *data*: they do not compare it
+    with a POST's, so a user's metadata change is caught here."""
+    return (current is not None and current.timestamp == decided.timestamp
+            and current.etag == decided.etag and current.migrated_unmodified)
+
+
 def delete_timestamp(local):
     """X-Timestamp of the local DELETE: just after the migrated version, so
     the object servers refuse it (409) if anything newer landed meanwhile."""
@@ -258,25 +274,41 @@ def job_marks(mark, legacy_mark, deletes_allowed):
     """The marks whose copies a job may delete: its source's, and the one
     copies made before source marks existed carry (the migration's whole
     config identity, so only while that is unchanged); none when the
-    migration shares its mark with another (:func:`shared_sources`)."""
+    migration shares its mark with another (:func:`shared_targets`)."""
     return frozenset((mark, legacy_mark)) if deletes_allowed else frozenset()
 
 
-def shared_sources(migrations):
-    """Indexes of migrations whose copies cannot be told apart from another
-    migration's: same local account and container, same protocol, remote
-    account and bucket, other endpoints (two services with a bucket of the
-    same name, or one service under two names: the marks are equal either
-    way).  Such migrations delete nothing (their objects stay)."""
-    def key(m):
-        return (m.get("account"), m.get("container"), m.get("protocol"),
-                m.get("remote_account"), m.get("aws_bucket"))
-    out = set()
-    for i, a in enumerate(migrations):
-        for j, b in enumerate(migrations):
-            if i != j and key(a) == key(b) and a.get("aws_endpoint") != b.get("aws_endpoint"):
-                out.add(i)
-    return out
+@dataclass(frozen=True)
+class Target:
+    """A local container a migration writes into, and from what source
+    (one per bucket of a ``/*`` migration, resolved at run time)."""
+    index: int        # the migration's place in the config
+    account: str      # local account and container
+    container: str
+    protocol: str
+    bucket: str
+    endpoint: str
+    who: str = None   # S3: the identity; Swift: the source account (None: unknown)
+
+
+def shared_targets(targets):
+    """{(migration index, local account, local container)} where a
+    migration's copies cannot be told apart from another migration's: their
+    marks may be equal (same protocol and bucket; for Swift, accounts not
+    known to differ) and the sources are not surely the same (same
+    endpoint and same identity / source account).  An S3 mark has no
+    account, yet s3api (and other per-account stores) let two users have a
+    bucket of the same name.  There, neither migration deletes anything."""
+    def may_share_mark(a, b):
+        return ((a.account, a.container, a.protocol, a.bucket)
+                == (b.account, b.container, b.protocol, b.bucket)
+                and not (a.protocol == "swift" and a.who and b.who and a.who != b.who))
+
+    def same_source(a, b):
+        return a.endpoint == b.endpoint and a.who is not None and a.who == b.who
+
+    return {(a.index, a.account, a.container) for a in targets for b in targets
+            if a.index != b.index and may_share_mark(a, b) and not same_source(a, b)}
 
 
 def container_objects_to_delete(locals_, marks):

@@ -4,12 +4,14 @@ Layout (keys are migration identities, then "<source bucket>\\n<local container>
 
     {"migrations": {"<identity[:16]>": {
         "label": "migrations[0] (...)",
+        "error": "...",                 # why its last pass failed as a whole (if it did)
         "containers": {"<bucket>\\n<container>": {
             "marker": "",               # last name handled by the scan in progress
             "scan_started": 0.0,        # when the scan in progress began
             "previous_scan_start": null,  # when the last complete scan began
             "current": {stats},         # counters of the scan in progress
             "last_scan": {stats, "started", "finished"},
+            "error": "...",             # why the container failed as a whole (if it did)
             "failed": {"<name>": {      # names whose last attempt failed
                 "reason": "...",        # the error, as logged
                 "refused": "<etag> <ts>",  # refused for good: this source version
@@ -60,6 +62,7 @@ def _container(c):
             and _number(c.get("previous_scan_start"), True)
             and _stats(c.get("current"))
             and (c.get("last_scan") is None or _stats(c["last_scan"], scan=True))
+            and isinstance(c.get("error", ""), str)
             and isinstance(c.get("failed", {}), dict)
             and all(isinstance(r, dict) and isinstance(r.get("reason"), str)
                     for r in c.get("failed", {}).values()))
@@ -69,6 +72,7 @@ def is_status(doc):
     """Has ``doc`` the layout above (the migrator and onespace-status rely on it)?"""
     return (isinstance(doc, dict) and isinstance(doc.get("migrations"), dict)
             and all(isinstance(m, dict) and isinstance(m.get("containers"), dict)
+                    and isinstance(m.get("error", ""), str)
                     and all(_container(c) for c in m["containers"].values())
                     for m in doc["migrations"].values()))
 
@@ -98,9 +102,14 @@ class MigratorProgress:
             # (the runner reports this one line and keeps a running config)
             raise RuntimeError("status_file %s cannot be read: %s" % (self.path, e)) from None
 
-    def container(self, migration, bucket, container):
+    def migration(self, migration):
+        """The migration's entry (its ``error`` when it failed as a whole)."""
         entry = self.doc["migrations"].setdefault(migration.identity[:16], {"containers": {}})
         entry["label"] = migration.label
+        return entry
+
+    def container(self, migration, bucket, container):
+        entry = self.migration(migration)
         c = entry["containers"].setdefault("%s\n%s" % (bucket, container), {
             "bucket": bucket, "container": container, "account": migration["account"],
             "marker": "", "scan_started": None, "previous_scan_start": None,

@@ -829,7 +829,7 @@ def test_a_failed_object_is_recorded_and_retried_while_the_rest_goes_on(lab, tmp
         "b-broken"]["reason"]
     assert "refused" not in records["b-broken"]  # a passing failure: tried again
     text = status_text(config)
-    assert "failures" in text and "failed: b-broken: large object copy failed" in text, text
+    assert "failures" in text and 'failed: "b-broken": large object copy failed' in text, text
     migrate(config, expect_rc=1)  # still missing: tried again, still recorded
     assert list(failure_records(config)) == ["b-broken"]
     source.put_object(segs, "p0", b"part zero")
@@ -859,7 +859,7 @@ def test_metadata_the_local_cluster_refuses_fails_once_until_the_source_changes(
     out = migrate(config, expect_rc=1)  # still shown as failed, not tried again
     assert "too long" not in out and "longer than 256" not in out, out
     assert last_scans(config)[0]["failed"] == 1
-    assert "failed: too long: refused by the local cluster" in status_text(config)
+    assert 'failed: "too long": refused by the local cluster' in status_text(config)
     put_s3(s3, bucket, ["too long"], meta={"note": "short"})
     migrate(config)
     assert conn.head_object("refused-" + unique, "too long")["x-object-meta-note"] == "short"
@@ -981,3 +981,180 @@ def test_two_migrations_into_one_container_when_one_source_is_gone(lab, tmp_path
     s3.delete_object(Bucket=same, Key="s1")
     migrate(config)
     assert local_names(conn, shared) == ["s1", "s2", "t1", "t2"]
+
+
+def test_same_bucket_name_of_two_s3api_users_in_one_container_deletes_nothing(
+        lab, tmp_path, unique):
+    """On s3api a bucket name belongs to an account: two users' buckets of
+    the same name, merged into one container, carry equal marks (an S3 mark
+    has no account).  Neither migration may then delete anything there (each
+    one's source lacks the other's objects).  The same for a ``/*``
+    migration whose bucket lands in a container another migration fills
+    from a bucket of that name elsewhere (resolved per bucket)."""
+    bucket, container = "same-" + unique, "both-" + unique
+    migrations = []
+    for user, names in (("test3", ["a1", "a2"]), ("test4", ["b1", "b2"])):
+        s3 = lab.s3_client("s3api", user=user)
+        s3.create_bucket(Bucket=bucket)
+        put_s3(s3, bucket, names)
+        identity, secret = lab.credentials(user)
+        migrations.append(s3_migration(lab, bucket, "s3api", container=container,
+                                       aws_identity=identity, aws_secret=secret))
+    config = migrator_config(lab, tmp_path / "m.json", migrations)
+    out = migrate(config)
+    assert out.count("cannot be told apart") == 1, out  # warned once, naming both
+    migrate(config)
+    conn = lab.swift_connection("test")
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+    s3.delete_object(Bucket=bucket, Key="b1")
+    migrate(config)
+    assert local_names(conn, container) == ["a1", "a2", "b1", "b2"]
+
+    dup, account = "dup-" + unique, "AUTH_dup" + unique
+    lab.s3_client("s3api", user="test4").create_bucket(Bucket=dup)
+    put_s3(lab.s3_client("s3api", user="test4"), dup, ["from-s3api"])
+    s3_source(lab, dup, ["from-seaweedfs"])
+    identity, secret = lab.credentials("test4")
+    config = migrator_config(lab, tmp_path / "all.json", [
+        {"account": account, "aws_bucket": "/*", "protocol": "s3",
+         "aws_endpoint": lab.proxy_url, "aws_identity": identity, "aws_secret": secret},
+        s3_migration(lab, dup, account=account, container=dup)])
+    out = migrate(config)
+    assert "cannot be told apart" in out, out
+    migrate(config)
+    local = _admin_conn(lab, account)
+    assert local_names(local, dup) == ["from-s3api", "from-seaweedfs"]
+    assert local_names(local, bucket) == ["b2"]
+    s3.delete_object(Bucket=bucket, Key="b2")  # a container no one else fills: deletes follow
+    migrate(config)
+    assert local_names(local, bucket) == []
+
+
+POST_AFTER_DECISION = r"""
+import sys
+import eventlet
+eventlet.monkey_patch()
+import swiftclient
+from onespace.cli import migrator_main
+from onespace.migrator.daemon import MigratorDaemon
+
+url, token, config = sys.argv[1:4]
+head_local, posted = MigratorDaemon._head_local, set()
+
+
+def head_then_user_post(self, job, name, container=None):
+    # a user's POST lands right after the migrator read the object
+    state = head_local(self, job, name, container)
+    if name == "keepme" and state is not None and job.container not in posted:
+        posted.add(job.container)
+        swiftclient.post_object(url, token, job.container, name,
+                                {"X-Object-Meta-Important": "user says keep"})
+    return state
+
+
+MigratorDaemon._head_local = head_then_user_post
+sys.exit(migrator_main(["--config", config, "--once"]))
+"""
+
+
+def test_a_users_post_after_the_delete_decision_keeps_the_object(lab, tmp_path, unique):
+    """A migrated copy whose source object (or whole source container) is
+    gone is deleted only if it is still the version decided on: the object
+    servers compare a DELETE with the data's time only, so a user's POST
+    between the decision and the DELETE would be lost with the object."""
+    bucket, container = "mig-postdel-" + unique, "mig-postgone-" + unique
+    s3 = s3_source(lab, bucket, ["keepme", "other"])
+    source = lab.swift_connection("test2")
+    source.put_container(container)
+    source.put_object(container, "keepme", b"precious")
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, bucket), swift_migration(lab, container)])
+    migrate(config)
+    s3.delete_object(Bucket=bucket, Key="keepme")
+    source.delete_object(container, "keepme")
+    source.delete_container(container)
+    conn = lab.swift_connection("test")
+    url, token = conn.get_auth()
+    p = subprocess.run([sys.executable, "-c", POST_AFTER_DECISION, url, token, str(config)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for c in (bucket, container):
+        assert conn.head_object(c, "keepme")["x-object-meta-important"] == "user says keep"
+    assert local_names(conn, bucket) == ["keepme", "other"]
+
+
+COUNTING_GETS = r"""
+import sys
+import eventlet
+eventlet.monkey_patch()
+from onespace.cli import migrator_main
+from onespace.providers.s3 import S3Provider
+
+get = S3Provider.get
+
+
+def counted(self, key, *args, **kwargs):
+    print("SOURCE GET", key, flush=True)
+    return get(self, key, *args, **kwargs)
+
+
+S3Provider.get = counted
+sys.exit(migrator_main(["--config", sys.argv[1], "--once"]))
+"""
+
+
+def test_an_object_deleted_locally_is_not_downloaded_again(lab, tmp_path, unique):
+    """A migrated object the user deleted here: its tombstone is newer than
+    the source version, so nothing is read from the source (a copy would
+    lose to the tombstone, pass after pass); a newer source version is."""
+    bucket = "mig-localdel-" + unique
+    s3 = s3_source(lab, bucket, ["o1", "o2"])
+    config = migrator_config(lab, tmp_path / "m.json", [s3_migration(lab, bucket)])
+    migrate(config)
+    conn = lab.swift_connection("test")
+    conn.delete_object(bucket, "o1")
+
+    def source_gets():
+        p = subprocess.run([sys.executable, "-c", COUNTING_GETS, str(config)],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return [line.split(" ", 2)[2] for line in p.stdout.splitlines()
+                if line.startswith("SOURCE GET ")]
+    assert source_gets() == []
+    assert source_gets() == []
+    assert local_names(conn, bucket) == ["o2"]
+    time.sleep(1.1)  # S3 times have whole seconds: the new version is after the delete
+    put_s3(s3, bucket, ["o1"], body=lambda n: b"new version")
+    assert source_gets() == ["o1"]
+    assert conn.get_object(bucket, "o1")[1] == b"new version"
+
+
+def test_status_shows_migrations_that_fail_as_a_whole(lab, tmp_path, unique):
+    """A source bucket that does not exist, a source that does not answer
+    (for one bucket, and for ``/*``): onespace-status shows each as
+    ``error`` with the reason (no secret), not "not scanned yet"; the error
+    goes once a pass reaches the source again."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = "http://127.0.0.1:%d" % s.getsockname()[1]  # nothing listens there
+    missing = "mig-missing-" + unique
+    config = migrator_config(lab, tmp_path / "m.json", [
+        s3_migration(lab, missing),
+        s3_migration(lab, "mig-dead-" + unique, aws_endpoint=dead),
+        dict(s3_migration(lab, "/*", aws_endpoint=dead), account="AUTH_dead" + unique)],
+        migrator_settings={"poll_interval": 1})
+    migrate(config, expect_rc=1)
+    text = status_text(config)
+    assert S3_SECRET_KEY not in text
+    rows = {line.split()[1]: line for line in text.splitlines()[1:] if line.strip()}
+    assert rows["AUTH_test/" + missing].startswith("error") and \
+        "does not exist" in rows["AUTH_test/" + missing], text
+    assert rows["AUTH_test/mig-dead-" + unique].startswith("error"), text
+    assert rows["AUTH_dead%s/*" % unique].startswith("error"), text
+    assert "not scanned yet" not in text, text
+    s3_source(lab, missing, ["o"])
+    migrate(config, expect_rc=1)
+    rows = {line.split()[1]: line for line in status_text(config).splitlines()[1:]}
+    assert rows["AUTH_test/" + missing].startswith("idle"), rows
+    assert rows["AUTH_test/mig-dead-" + unique].startswith("error"), rows

@@ -90,15 +90,33 @@ def test_source_mark_ignores_endpoint_and_credentials():
     assert d.source_mark("swift", "AUTH_a", "c") != d.source_mark("swift", "AUTH_b", "c")
 
 
-def test_shared_sources_are_migrations_of_equal_marks_into_one_container():
-    a = {"account": "AUTH_x", "container": "c", "protocol": "s3", "aws_bucket": "b",
-         "aws_endpoint": "http://one", "aws_identity": "k1"}
-    new_key = dict(a, aws_identity="k2")          # the same source, another key
-    other_service = dict(a, aws_endpoint="http://two")
-    other_container = dict(other_service, container="c2")
-    other_prefix = dict(a, prefix="p/")
-    assert d.shared_sources([a, new_key, other_prefix, other_container]) == set()
-    assert d.shared_sources([a, other_container, other_service]) == {0, 2}
+def test_shared_targets_are_containers_filled_from_sources_of_equal_marks():
+    a = d.Target(0, "AUTH_x", "c", "s3", "b", "http://one", "k1")
+    same_source = d.Target(1, "AUTH_x", "c", "s3", "b", "http://one", "k1")  # e.g. other prefix
+    other_user = d.Target(2, "AUTH_x", "c", "s3", "b", "http://one", "k2")  # s3api: other account
+    other_service = d.Target(3, "AUTH_x", "c", "s3", "b", "http://two", "k1")
+    other_container = dict(a.__dict__, index=4, container="c2")
+    assert d.shared_targets([a, same_source, d.Target(**other_container)]) == set()
+    assert d.shared_targets([a, other_user]) == {(0, "AUTH_x", "c"), (2, "AUTH_x", "c")}
+    assert d.shared_targets([a, other_service, d.Target(**other_container)]) == {
+        (0, "AUTH_x", "c"), (3, "AUTH_x", "c")}
+    # one migration's own buckets never clash with each other
+    assert d.shared_targets([a, dict_target(a, bucket="b2")]) == set()
+
+
+def test_shared_targets_of_swift_sources_compare_source_accounts():
+    a = d.Target(0, "AUTH_x", "c", "swift", "b", "http://one", "AUTH_s")
+    assert d.shared_targets([a, dict_target(a, index=1, who="AUTH_t")]) == set()
+    assert d.shared_targets([a, dict_target(a, index=1)]) == set()  # the same source
+    assert d.shared_targets([a, dict_target(a, index=1, endpoint="http://two")]) == {
+        (0, "AUTH_x", "c"), (1, "AUTH_x", "c")}
+    # a source account not known (auth failed): counted as possibly equal
+    assert d.shared_targets([a, dict_target(a, index=1, who=None)]) == {
+        (0, "AUTH_x", "c"), (1, "AUTH_x", "c")}
+
+
+def dict_target(t, **changes):
+    return d.Target(**dict(t.__dict__, **changes))
 
 
 def test_container_objects_to_delete_are_this_sources_unmodified_copies():
@@ -364,3 +382,23 @@ def test_rewrite_within_the_same_time_stamp_gets_the_next_offset():
     assert d.copy_time(T, again) == Timestamp(T, offset=2)
     # a newer source, or no local copy: the source's own time
     assert d.copy_time(LATER, local) == LATER and d.copy_time(T, None) == T
+
+
+def test_still_decided_catches_a_post_or_write_after_the_decision():
+    decided = migrated()
+    assert d.still_decided(decided, migrated())
+    assert not d.still_decided(decided, None)                    # gone meanwhile
+    assert not d.still_decided(decided, migrated(x_ts=LATER))    # a user's POST
+    assert not d.still_decided(decided, user_object(LATER))      # a user's PUT
+    assert not d.still_decided(decided, migrated(local_etag=E2))
+
+
+@pytest.mark.parametrize("source, tombstone, expected", [
+    (src(), None, Action.COPY),                         # never here
+    (src(), LATER, Action.KEEP_LOCAL),                  # deleted here after this version
+    (src(t=LATER), T, Action.COPY),                     # the source changed since
+    (src(), Timestamp(T, offset=1), Action.KEEP_LOCAL),  # the migrator's own delete
+    (src(t=None), LATER, Action.COPY),                  # source time unknown
+])
+def test_decide_missing_locally_compares_the_tombstone(source, tombstone, expected):
+    assert d.decide(source, None, tombstone).action == expected

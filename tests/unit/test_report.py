@@ -129,3 +129,15 @@ def test_one_broken_container_does_not_hide_the_others(tmp_path, monkeypatch):
     assert rows[1]["error"] == "progress file unreadable: not a progress document"
     assert "progress file unreadable" in report.render(rows)
     assert open(path).read() == "[1, 2]"
+
+
+def test_migration_failure_lines_quote_the_name():
+    """A name holding ': ' (or a quote) cannot pass for a name plus a reason."""
+    rows = [{"migration": "migrations[0]", "account": "AUTH_a", "container": "c",
+             "state": "failures", "last_scan": None,
+             "current": {"scanned": 1, "copied": 0, "bytes": 0, "deleted": 0, "failed": 2},
+             "failed_names": [{"name": 'a: fake reason', "reason": "real"},
+                              {"name": 'q"\\n', "reason": "r"}]}]
+    text = report.render_migrations(rows)
+    assert 'failed: "a: fake reason": real' in text
+    assert 'failed: "q\\"\\\\n": r' in text
