@@ -15,7 +15,7 @@ import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from onespace.headers import INTERNAL_KEYS
+from onespace.headers import INTERNAL_KEYS, SOURCE_ETAG_KEY
 
 #: Size of the chunks a streamed GET yields.
 CHUNK_SIZE = 64 * 1024
@@ -49,6 +49,13 @@ class RemoteObject:
     internal: dict = field(default_factory=dict)   # onespace/1space fields, e.g. swift-slo-etag
     headers: dict = field(default_factory=dict)    # raw response headers, lowercase names
     is_prefix: bool = False
+
+    @property
+    def source_etag(self):
+        """The MD5 of the plain object this is a copy of: one uploaded to S3
+        in parts keeps it in ``swift-source-etag`` (its own ETag is then
+        ``<md5>-<parts>``)."""
+        return self.internal.get(SOURCE_ETAG_KEY) or self.etag
 
 
 class Listing(list):
@@ -157,6 +164,15 @@ def header_text(value):
 def unquote_etag(etag):
     """ETags arrive quoted or not depending on server and call; compare them bare."""
     return etag.strip().strip('"').lower() if etag else None
+
+
+def headers_after_post(current, kept, given):
+    """The raw headers a metadata update sends besides metadata and type:
+    the ``kept`` ones the object has (a POST, or an S3 REPLACE copy, would
+    drop them), replaced by those ``given``; a given None removes one."""
+    out = {name: current[name] for name in kept if name in current}
+    out.update({name.lower(): value for name, value in (given or {}).items()})
+    return {name: value for name, value in out.items() if value is not None}
 
 
 def updated_internal(current, changes):
@@ -276,7 +292,8 @@ class Provider(ABC):
         IntegrityError and leaves no new object behind.  ``metadata`` is
         user metadata ``{name: str}``, ``internal`` onespace's own fields
         (e.g. ``swift-slo-etag``), ``headers`` extra raw HTTP headers (e.g.
-        X-Delete-At for Swift)."""
+        X-Delete-At for Swift); None values in either are left out (a new
+        object has nothing to remove), so callers may pass what a POST takes."""
 
     @abstractmethod
     def post_metadata(self, key, content_type, metadata, internal=None, headers=None):

@@ -37,7 +37,7 @@ from onespace.headers import CONTENT_HEADERS, from_s3_metadata, to_s3_metadata
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    header_text, total_size, unquote_etag, updated_internal)
+    header_text, headers_after_post, total_size, unquote_etag, updated_internal)
 
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
 
@@ -311,9 +311,7 @@ class S3Provider(Provider):
         current = self.head(key)
         if current is None:
             raise self.error(NotFound, "post_metadata", key, status=404, reason="NoSuchKey")
-        raw = {name: current.headers[name] for name in KEPT_ON_POST if name in current.headers}
-        raw.update({name.lower(): value for name, value in (headers or {}).items()})
-        raw = {name: value for name, value in raw.items() if value is not None}
+        raw = headers_after_post(current.headers, KEPT_ON_POST, headers)
         params = {
             "Bucket": self.bucket, "Key": key,
             "CopySource": {"Bucket": self.bucket, "Key": key},

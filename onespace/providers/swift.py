@@ -26,7 +26,7 @@ from onespace.naming import has_dot_segment
 from onespace.providers.base import (
     CHUNK_SIZE, DAEMON_TIMEOUTS, AuthFailed, Body, IntegrityError, Listing, NotFound, Provider,
     ProviderError, RemoteObject, RemoteUnavailable, error_class, split_internal,
-    header_text, total_size, unquote_etag, updated_internal)
+    header_text, headers_after_post, total_size, unquote_etag, updated_internal)
 
 # swiftclient's own retries (it still re-authenticates on a 401): none, so
 # that every error is the server's own; onespace retries rows, with backoff.
@@ -371,13 +371,10 @@ class SwiftProvider(Provider):
             raise self.error(NotFound, "post_metadata", key, status=404, reason="Not Found")
         # a header given here replaces the carried-over one; given as None,
         # it is dropped (e.g. an X-Delete-At onespace no longer wants)
-        given = {name.lower() for name in headers or {}}
-        send = {name: current.headers[name] for name in KEPT_ON_POST
-                if name in current.headers and name not in given}
+        send = headers_after_post(current.headers, KEPT_ON_POST, headers)
         send.update(self._meta_headers(metadata, updated_internal(current.internal, internal)))
         if content_type:
             send["Content-Type"] = content_type
-        send.update({k: v for k, v in (headers or {}).items() if v is not None})
         with self._connection("post_metadata", key) as conn:
             conn.post_object(self.bucket, key, headers=send)
 

@@ -235,7 +235,7 @@ class LargeObjects:
             remote, body = self.provider.get(self.syncer.remote_key(name), byte_range=byte_range)
         except NotFound:
             return None
-        if etag and etag not in (remote.etag, remote.internal.get(hdrs.SOURCE_ETAG_KEY)):
+        if etag and etag != remote.source_etag:
             body.close()
             return None
         return remote, body
@@ -652,7 +652,6 @@ class LargeObjects:
             raise LargeObjectError(
                 "remote segment %s/%s already holds other data (ETag %s); not overwritten"
                 % (prov.bucket, name, remote.etag))
-        expiry = _settable(wanted)
         local, body = self.cluster.get_object(self.account, container, name)
         if local is None:
             archived = self._archived_copy(container, name, etag)
@@ -665,7 +664,7 @@ class LargeObjects:
                 raise self._changed(job)("segment %s changed (ETag %s, expected %s)"
                                     % (self._name(name, container), local.etag, etag))
             prov.put(name, reader, local.size, local.etag, content_type=local.content_type,
-                     metadata=local.user_metadata, headers=expiry)
+                     metadata=local.user_metadata, headers=wanted)
         finally:
             reader.close()
         job.requests += 1
@@ -689,7 +688,8 @@ class LargeObjects:
         try:
             etag = prov.put(name, reader, part.size, None,
                             internal={hdrs.COMBINED_ETAG_KEY: combined},
-                            headers=self._segment_expiry(job))
+                            headers=self.syncer.expiry_headers(job.row, job.local,
+                                                               segment=True))
         except ProviderError:
             if reader.error is not None:
                 raise reader.error from None
@@ -741,15 +741,9 @@ class LargeObjects:
             else {hdrs.DLO_ETAG_KEY: source.etag}
         self.provider.put_slo_manifest(job.key, segments, content_type=local.content_type,
                                        metadata=local.user_metadata, internal=internal,
-                                       headers=_settable(self.syncer.object_headers(job.row,
-                                                                                     local)))
+                                       headers=self.syncer.object_headers(job.row, local))
         job.requests += 1
         return sent, "%d segments" % len(segments)
-
-    def _segment_expiry(self, job):
-        """X-Delete-At for a remote segment of ``job``'s object: the manifest's
-        plus ``remote_delete_after_addition``."""
-        return _settable(self.syncer.expiry_headers(job.row, job.local, segment=True))
 
     def _remote_path(self, piece):
         return "/%s/%s" % (self._remote_segments_container(piece.container), piece.name)
@@ -785,7 +779,7 @@ class LargeObjects:
             self.provider.put(
                 job.key, reader, local.size, local.etag, content_type=local.content_type,
                 metadata=local.user_metadata, internal={hdrs.DLO_ETAG_KEY: source.etag},
-                headers=dict(_settable(self.syncer.object_headers(job.row, local)), **{
+                headers=dict(self.syncer.object_headers(job.row, local), **{
                     "X-Object-Manifest": quote("%s/%s" % (remote_segments, source.dlo_prefix),
                                                safe="/")}))
         finally:
@@ -796,12 +790,8 @@ class LargeObjects:
 
 def _as_local(remote, body):
     """A remote copy read in place of a local object: (LocalObject, body)."""
-    headers = {"ETag": remote.internal.get(hdrs.SOURCE_ETAG_KEY) or remote.etag,
+    headers = {"ETag": remote.source_etag,
                "Content-Length": str(remote.size), "Content-Type": remote.content_type or ""}
     headers.update(hdrs.to_swift_headers(remote.metadata))
     return LocalObject(headers), body
 
-
-def _settable(headers):
-    """Headers for a PUT: only the ones set (a PUT has none to drop)."""
-    return {k: v for k, v in headers.items() if v is not None}
