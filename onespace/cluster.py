@@ -355,26 +355,24 @@ class LocalCluster:
         """Names of the account's containers (for per-account ``/*`` mappings)."""
         return [c["name"] for c in self.client.iter_containers(account)]
 
-    def head_object(self, account, container, obj):
-        """A LocalObject, or None when the object is gone (404)."""
+    def _head(self, account, container, obj):
+        """The HEAD response (2xx or 404), body closed."""
         path = self.client.make_path(account, container, obj)
         resp = self._readable(self.client.make_request("HEAD", path, {}, (2, 404)),
                               account, container, obj)
         close_if_possible(resp.app_iter)
-        if resp.status_int == 404:
-            return None
-        return LocalObject(resp.headers)
+        return resp
+
+    def head_object(self, account, container, obj):
+        """A LocalObject, or None when the object is gone (404)."""
+        resp = self._head(account, container, obj)
+        return None if resp.status_int == 404 else LocalObject(resp.headers)
 
     def tombstone_time(self, account, container, obj):
         """X-Backend-Timestamp of the object's tombstone when it is gone
         (Swift's 404 names it), else None."""
-        path = self.client.make_path(account, container, obj)
-        resp = self._readable(self.client.make_request("HEAD", path, {}, (2, 404)),
-                              account, container, obj)
-        close_if_possible(resp.app_iter)
-        if resp.status_int != 404:
-            return None
-        return resp.headers.get("X-Backend-Timestamp")
+        resp = self._head(account, container, obj)
+        return resp.headers.get("X-Backend-Timestamp") if resp.status_int == 404 else None
 
     def get_object(self, account, container, obj, headers=None):
         """(LocalObject, body iterator) or (None, None) when gone; the body is streamed."""
