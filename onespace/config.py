@@ -444,6 +444,11 @@ def _spaces_overlap(a, b):
     return name_a.startswith(name_b) or name_b.startswith(name_a)
 
 
+def _removes_remote_or_local(item):
+    """Does the mapping propagate deletes or archive (remove local copies)?"""
+    return item.get('retain_local') is False or item.get('propagate_delete', True)
+
+
 def _check_shared_destinations(doc):
     """Two mappings writing into one remote namespace overwrite each other's
     copies; with deletes propagated or local copies archived that loses data."""
@@ -452,13 +457,11 @@ def _check_shared_destinations(doc):
         space = _remote_space(item)
         if space is None:
             continue
-        risky = item.get('retain_local') is False or item.get('propagate_delete', True)
         for j, other, other_space in seen:
-            other_risky = (other.get('retain_local') is False
-                           or other.get('propagate_delete', True))
             if _destination(item) == _destination(other):
                 continue  # a duplicate: _check_duplicates says so
-            if (risky or other_risky) and _spaces_overlap(space, other_space):
+            if (_removes_remote_or_local(item) or _removes_remote_or_local(other)) \
+                    and _spaces_overlap(space, other_space):
                 problems.append(
                     'containers[%d]: writes where containers[%d] writes (same remote '
                     'and overlapping names); with deletes propagated or local copies '
