@@ -19,9 +19,6 @@ from onespace import headers as hdrs
 from onespace.sync import large
 from onespace.sync.decide import ARCHIVE_OFFSET
 
-#: Headers of the remote object that describe the content and go to the client.
-CONTENT_HEADERS = hdrs.CONTENT_HEADERS
-
 #: Request headers that make a GET conditional (answered after a HEAD of the remote).
 CONDITIONAL_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                        "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE")
@@ -114,13 +111,7 @@ def swift_headers(obj, etag, location=None):
         out["Content-Length"] = str(obj.size)
     if obj.last_modified is not None:
         out["X-Timestamp"] = "%.5f" % obj.last_modified
-    for name in CONTENT_HEADERS:
-        if obj.headers.get(name):
-            out[name.title()] = obj.headers[name]
-    if delete_at(obj) is not None:
-        out["X-Delete-At"] = str(delete_at(obj))
-    for key, value in sorted(obj.metadata.items()):
-        out["X-Object-Meta-" + key] = value
+    out.update(_described_by(obj))
     if is_slo(obj):
         # as Swift's SLO middleware answers: the SLO ETag quoted, the
         # manifest's own MD5 beside it
@@ -139,13 +130,18 @@ def restore_headers(obj, etag=None):
     out = {"Content-Type": obj.content_type or "application/octet-stream"}
     if etag:
         out["Etag"] = etag
-    for name in CONTENT_HEADERS:
-        if obj.headers.get(name):
-            out[name.title()] = obj.headers[name]
-    if delete_at(obj) is not None:
-        out["X-Delete-At"] = str(delete_at(obj))  # the restored copy expires too
-    for key, value in obj.metadata.items():
-        out["X-Object-Meta-" + key] = value
+    out.update(_described_by(obj))  # X-Delete-At too: the restored copy expires
+    return out
+
+
+def _described_by(obj):
+    """The Swift headers that describe the object a remote copy stands for:
+    its content headers, X-Delete-At and user metadata."""
+    out = {name.title(): value for name, value in hdrs.content_headers(obj.headers).items()}
+    expires = delete_at(obj)
+    if expires is not None:
+        out["X-Delete-At"] = str(expires)
+    out.update(hdrs.to_swift_headers(dict(sorted(obj.metadata.items()))))
     return out
 
 
