@@ -638,7 +638,7 @@ class MigratorDaemon:
                               job.container, name)
             status = getattr(getattr(e, "resp", None), "status_int", None)
             if kind == "source" and status in d.REFUSED_STATUSES:
-                return self._fail(job, name, "refused by the local cluster: %s" % e, source)
+                return self._refused(job, source, e)
             return self._fail(job, name, "%s failed: %s" % (what, e))
         finally:
             self.tick()
